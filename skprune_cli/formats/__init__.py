@@ -1,0 +1,187 @@
+"""Model files: which format a path holds, reading it safely, writing it atomically.
+
+The output format follows the output's suffix: ``.skops``; ``.pkl`` /
+``.pickle``; ``.pkl.gz``, ``.pkl.xz``, ``.pkl.bz2`` for compressed pickles.
+Inputs are recognised by their first bytes as well, so a pickle renamed to
+``.skops`` is refused instead of being unpickled.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from ..errors import InputRefused, UsageError
+from ..report import FileInfo
+from .atomic import atomic_write, check_target
+from .pickle_io import read_pickle, sniff_compression, write_pickle
+from .skops_io import MemberPolicy, read_skops, uniform_policy, write_skops
+
+SKOPS_COMPRESSION = {
+    "none": zipfile.ZIP_STORED,
+    "deflate": zipfile.ZIP_DEFLATED,
+    "bzip2": zipfile.ZIP_BZIP2,
+    "lzma": zipfile.ZIP_LZMA,
+}
+PICKLE_SUFFIXES = {
+    ".pkl": None, ".pickle": None,
+    ".pkl.gz": "gzip", ".pickle.gz": "gzip",
+    ".pkl.xz": "xz", ".pickle.xz": "xz", ".pkl.lzma": "xz",
+    ".pkl.bz2": "bz2", ".pickle.bz2": "bz2",
+}
+PICKLE_BY_COMPRESSION = {"deflate": "gzip", "lzma": "xz", "bzip2": "bz2"}
+
+
+@dataclass(frozen=True)
+class Target:
+    """How a path is written: format plus compression (a skops method or a pickle codec)."""
+
+    format: str  # "skops" | "pickle"
+    compression: str  # skops: none/deflate/bzip2/lzma; pickle: none/gzip/xz/bz2
+
+
+def _suffix(path: Path) -> str:
+    name = path.name.lower()
+    for suffix in sorted(PICKLE_SUFFIXES, key=len, reverse=True):
+        if name.endswith(suffix):
+            return suffix
+    return path.suffix.lower()
+
+
+def target_for(path: Path, zip: bool = False, compression: str | None = None) -> Target:
+    """The output format and compression that a path and the options ask for."""
+    suffix = _suffix(path)
+    if suffix == ".skops":
+        method = compression or ("deflate" if zip else "none")
+        if method not in SKOPS_COMPRESSION:
+            raise UsageError(f"--compression {method}: choose one of {', '.join(SKOPS_COMPRESSION)}")
+        return Target("skops", method)
+    if suffix in PICKLE_SUFFIXES:
+        codec = PICKLE_SUFFIXES[suffix]
+        if codec is None and (zip or compression not in (None, "none")):
+            raise UsageError(
+                f"{path}: a compressed pickle needs a name that says so, e.g. {path.name}.gz "
+                "(.gz, .xz or .bz2), so that standard loaders know to decompress it"
+            )
+        if codec is not None and compression not in (None, "none") and PICKLE_BY_COMPRESSION.get(compression) != codec:
+            raise UsageError(f"{path}: --compression {compression} contradicts the {suffix} suffix")
+        return Target("pickle", codec or "none")
+    raise UsageError(f"{path}: unknown output format; use .skops, .pkl, .pkl.gz, .pkl.xz or .pkl.bz2")
+
+
+def _sniff(path: Path) -> str:
+    with open(path, "rb") as handle:
+        head = handle.read(8)
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        return "skops"
+    if sniff_compression(head) is not None or head[:1] == b"\x80":
+        return "pickle"
+    return "unknown"
+
+
+def check_input(path: Path) -> None:
+    """Missing files are usage errors; FIFOs, devices and folders are refused, never read."""
+    if not path.exists():
+        raise UsageError("no such file", str(path))
+    mode = os.stat(path).st_mode
+    if stat.S_ISDIR(mode):
+        raise UsageError("is a directory, not a model file", str(path))
+    if not stat.S_ISREG(mode):
+        raise InputRefused("not a regular file (FIFO, socket or device); refusing to read it", str(path))
+
+
+@dataclass
+class Written:
+    info: FileInfo
+    trusted: list[str]  # types a skops reader must pass as trusted=
+
+
+@dataclass
+class Loaded:
+    model: Any
+    info: FileInfo
+
+
+def read_model(path: Path, trust: Iterable[str] = ()) -> Loaded:
+    """Read a model file with the format's safety rules; refuse anything else."""
+    path = Path(path)
+    check_input(path)
+    sniffed = _sniff(path)
+    suffix = _suffix(path)
+    if suffix == ".skops" and sniffed == "pickle":
+        raise InputRefused("this .skops file is a pickle in disguise; refusing to unpickle it", str(path))
+    if sniffed == "skops":
+        model, fmt = read_skops(path, trust), "skops"
+    elif sniffed == "pickle" and (suffix in PICKLE_SUFFIXES or suffix in (".joblib", "")):
+        model, fmt = read_pickle(path, trust), "pickle"
+    elif sniffed == "pickle":
+        raise InputRefused(f"holds a pickle but is named {suffix}; rename it to .pkl to load it", str(path))
+    else:
+        raise InputRefused("neither a skops archive nor a pickle", str(path))
+    check_model_root(model, path)
+    return Loaded(model, FileInfo(str(path), fmt, path.stat().st_size))
+
+
+def is_estimator(obj: Any) -> bool:
+    return not isinstance(obj, type) and callable(getattr(obj, "fit", None)) and hasattr(obj, "get_params")
+
+
+def bundle_estimators(obj: Any) -> list[tuple[str, Any]]:
+    """Estimators held at the top of a dict/list/tuple "bundle" file."""
+    if isinstance(obj, dict):
+        items = [(str(k), v) for k, v in obj.items()]
+    elif isinstance(obj, (list, tuple)):
+        items = [(str(i), v) for i, v in enumerate(obj)]
+    else:
+        return []
+    return [(k, v) for k, v in items if is_estimator(v)]
+
+
+def check_model_root(model: Any, path: Path) -> None:
+    if is_estimator(model) or bundle_estimators(model):
+        return
+    kind = type(model).__name__
+    raise InputRefused(f"not a scikit-learn model: the file holds a {kind}", str(path))
+
+
+def write_model(
+    model: Any,
+    path: Path,
+    target: Target,
+    *,
+    force: bool = False,
+    inputs: tuple[Path, ...] = (),
+    policy: MemberPolicy | None = None,
+) -> Written:
+    """Write atomically; a skops ``policy`` overrides the uniform compression."""
+    path = Path(path)
+    check_target(path, force, inputs)
+    trusted: list[str] = []
+    with atomic_write(path, force) as handle:
+        if target.format == "skops":
+            trusted = write_skops(model, handle, policy or uniform_policy(SKOPS_COMPRESSION[target.compression]))
+        else:
+            write_pickle(model, handle, None if target.compression == "none" else target.compression)
+    return Written(FileInfo(str(path), target.format, path.stat().st_size), trusted)
+
+
+def load_command(path: Path, target: Target, trusted: list[str]) -> str:
+    """The one-liner that loads the written file with the format's standard loader."""
+    name = repr(str(path))
+    if target.format == "skops":
+        extra = f", trusted={trusted!r}" if trusted else ""
+        return f'python -c "import skops.io as sio; model = sio.load({name}{extra})"'
+    if target.compression == "none":
+        return f'python -c "import pickle; model = pickle.load(open({name}, \'rb\'))"'
+    module = {"gzip": "gzip", "xz": "lzma", "bz2": "bz2"}[target.compression]
+    return f'python -c "import pickle, {module}; model = pickle.load({module}.open({name}))"'
+
+
+__all__ = [
+    "Loaded", "Written", "Target", "target_for", "read_model", "write_model", "load_command",
+    "check_target", "check_input", "is_estimator", "bundle_estimators",
+]

@@ -1,0 +1,122 @@
+"""Reading ``.skops`` archives through skops' type audit, and writing compact ones.
+
+Reading builds skops' node tree once, audits it against skops' defaults plus
+exactly the types the user named with ``--trust``, and only then constructs
+the object. Writing uses skops' own state functions (so the archive is what
+``skops.io.load`` expects) but streams members straight into the output file,
+writes ``schema.json`` without indentation and lets a policy pick each
+member's compression.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+from typing import Any, BinaryIO, Callable, Iterable
+
+import skops
+import skops.io  # noqa: F401 - registers skops' state dispatchers
+from skops.io._audit import get_tree
+from skops.io._utils import LoadContext, SaveContext, get_state
+
+from ..errors import InputRefused
+
+try:  # skops >= 0.16 validates the protocol here
+    from skops.io._utils import read_schema as _read_schema
+except ImportError:  # pragma: no cover - older skops
+
+    def _read_schema(zip_file: zipfile.ZipFile) -> tuple[dict[str, Any], LoadContext]:
+        schema = json.loads(zip_file.read("schema.json"))
+        return schema, LoadContext(src=zip_file, protocol=schema["protocol"])
+
+
+# A member's compression: zipfile method and level, chosen from its name and size.
+MemberPolicy = Callable[[str, int], tuple[int, int | None]]
+
+
+def uniform_policy(method: int, level: int | None = None) -> MemberPolicy:
+    def choose(name: str, size: int) -> tuple[int, int | None]:
+        return method, level
+
+    return choose
+
+
+def untrusted_types(zip_file: zipfile.ZipFile, trust: Iterable[str]) -> tuple[Any, list[str]]:
+    """skops' node tree and the types it holds that neither skops nor the user trusts."""
+    schema, context = _read_schema(zip_file)
+    trusted = list(trust) or None
+    tree = get_tree(schema, context, trusted=trusted)
+    return tree, sorted(tree.get_unsafe_set())
+
+
+def read_skops(path: Path, trust: Iterable[str] = ()) -> Any:
+    try:
+        zip_file = zipfile.ZipFile(path)
+    except zipfile.BadZipFile:
+        raise InputRefused("not a skops archive (not a zip file)", str(path)) from None
+    with zip_file:
+        try:
+            tree, unsafe = untrusted_types(zip_file, trust)
+        except RecursionError:
+            raise InputRefused("schema.json nests too deeply to load safely", str(path)) from None
+        except Exception as exc:  # noqa: BLE001 - malformed archives must be refused, not crash
+            raise InputRefused(f"malformed skops archive ({type(exc).__name__}: {exc})", str(path)) from None
+        if unsafe:
+            raise InputRefused(
+                f"untrusted types in the file: {', '.join(unsafe)}; "
+                "pass --trust TYPE for each one you have reviewed",
+                str(path),
+            )
+        try:
+            return tree.construct()
+        except Exception as exc:  # noqa: BLE001
+            raise InputRefused(f"could not rebuild the model ({type(exc).__name__}: {exc})", str(path)) from None
+
+
+class _PolicyZip:
+    """What skops' ``SaveContext`` needs of a zip file, with per-member compression."""
+
+    def __init__(self, zip_file: zipfile.ZipFile, policy: MemberPolicy) -> None:
+        self._zip = zip_file
+        self._policy = policy
+        self._names: set[str] = set()
+
+    def namelist(self) -> set[str]:  # skops only tests membership
+        return self._names
+
+    def writestr(self, name: str, data: Any) -> None:
+        size = memoryview(data).nbytes if not isinstance(data, str) else len(data)
+        method, level = self._policy(name, size)
+        info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+        info.compress_type = method
+        info.external_attr = 0o644 << 16
+        self._zip.writestr(info, data, compress_type=method, compresslevel=level)
+        self._names.add(name)
+
+
+class _NoData:
+    """Stands in for the archive when only the schema's types matter: no member is read."""
+
+    def read(self, name: str) -> bytes:
+        return b""
+
+
+def audit_schema(schema: dict[str, Any], trust: Iterable[str] = ()) -> list[str]:
+    """Types in a schema that skops does not trust by default (nor ``trust`` adds), read from JSON only."""
+    context = LoadContext(src=_NoData(), protocol=schema["protocol"])  # type: ignore[arg-type]
+    tree = get_tree(schema, context, trusted=list(trust) or None)
+    return sorted(tree.get_unsafe_set())
+
+
+def write_skops(obj: Any, handle: BinaryIO, policy: MemberPolicy) -> list[str]:
+    """Write the archive; return the types a reader must pass to ``skops.io.load(trusted=...)``."""
+    with zipfile.ZipFile(handle, "w", allowZip64=True) as zip_file:
+        members = _PolicyZip(zip_file, policy)
+        context = SaveContext(zip_file=members)  # type: ignore[arg-type]
+        state = get_state(obj, context)
+        context.clear_memo()
+        state["protocol"] = context.protocol
+        state["_skops_version"] = skops.__version__
+        members.writestr("schema.json", json.dumps(state, separators=(",", ":")).encode("utf-8"))
+    return audit_schema(state)

@@ -1,0 +1,173 @@
+"""Per-dtype casting rules and presets.
+
+A rule says which narrower dtype an array of a given dtype may become
+(``float64=float16``). Whatever the rules, two guarantees hold here:
+integer arrays are narrowed only when every value fits, and a float array is
+narrowed for free whenever the round trip is exact (lossless). Whether a
+lossy cast is acceptable is not decided here but by the fidelity check.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+import numpy as np
+
+from .errors import UsageError
+
+FLOATS = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
+SIGNED = tuple(np.dtype(t) for t in (np.int8, np.int16, np.int32, np.int64))
+UNSIGNED = tuple(np.dtype(t) for t in (np.uint8, np.uint16, np.uint32, np.uint64))
+_CHUNK = 1 << 20  # elements per pass, so checks on huge arrays need little extra memory
+
+
+@dataclass(frozen=True)
+class CastRule:
+    """``source`` arrays may become ``target`` (a narrower dtype of the same family)."""
+
+    source: np.dtype
+    target: np.dtype
+
+    @classmethod
+    def parse(cls, text: str) -> "CastRule":
+        left, sep, right = text.partition("=")
+        if not sep:
+            raise UsageError(f"--cast {text!r}: expected FROM=TO, e.g. float64=float16")
+        try:
+            source, target = np.dtype(left.strip()), np.dtype(right.strip())
+        except TypeError as exc:
+            raise UsageError(f"--cast {text!r}: unknown dtype ({exc})") from None
+        if source.kind not in "fiu" or target.kind not in "fiu":
+            raise UsageError(f"--cast {text!r}: only float and integer dtypes can be cast")
+        if (source.kind == "f") != (target.kind == "f"):
+            raise UsageError(f"--cast {text!r}: casts stay within floats or within integers")
+        if target.itemsize >= source.itemsize:
+            raise UsageError(f"--cast {text!r}: the target must be narrower than the source")
+        return cls(source, target)
+
+    def __str__(self) -> str:
+        return f"{self.source.name}={self.target.name}"
+
+
+PRESETS: dict[str, tuple[CastRule, ...]] = {
+    "exact": (),
+    "float32": (CastRule(FLOATS[2], FLOATS[1]),),
+    "float16": (CastRule(FLOATS[2], FLOATS[0]), CastRule(FLOATS[1], FLOATS[0])),
+}
+
+
+def rule_table(preset: str, casts: Iterable[CastRule] = ()) -> dict[np.dtype, np.dtype]:
+    """Source dtype -> target dtype; explicit ``--cast`` rules override the preset."""
+    if preset not in PRESETS:
+        raise UsageError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    table = {rule.source: rule.target for rule in PRESETS[preset]}
+    table.update({rule.source: rule.target for rule in casts})
+    return table
+
+
+@dataclass(frozen=True)
+class CastPlan:
+    """What to do with one array's values: ``target`` None means keep as is."""
+
+    target: np.dtype | None
+    exact: bool
+    reason: str
+
+
+def _chunks(values: np.ndarray) -> Iterable[np.ndarray]:
+    flat = values.reshape(-1, order="A") if values.flags.forc else values.ravel()
+    for start in range(0, flat.size, _CHUNK):
+        yield flat[start : start + _CHUNK]
+
+
+def round_trips(values: np.ndarray, target: np.dtype) -> bool:
+    """True when ``values`` survive a cast to ``target`` and back unchanged."""
+    for chunk in _chunks(values):
+        with np.errstate(over="ignore", invalid="ignore"):
+            back = chunk.astype(target).astype(chunk.dtype)
+        same = back == chunk
+        if not same.all():
+            nan = np.isnan(chunk) & np.isnan(back)
+            if not (same | nan).all():
+                return False
+    return True
+
+
+def _finite_absmax(values: np.ndarray) -> float:
+    if values.size == 0:
+        return 0.0
+    best = 0.0
+    for chunk in _chunks(values):
+        finite = chunk[np.isfinite(chunk)]
+        if finite.size:
+            best = max(best, float(np.abs(finite).max()))
+    return best
+
+
+def _narrowest_float_exact(values: np.ndarray) -> np.dtype | None:
+    for candidate in FLOATS:
+        if candidate.itemsize >= values.dtype.itemsize:
+            return None
+        if round_trips(values, candidate):
+            return candidate
+    return None
+
+
+def _fits(lo: int, hi: int, dtype: np.dtype) -> bool:
+    info = np.iinfo(dtype)
+    return info.min <= lo and hi <= info.max
+
+
+def plan_float(values: np.ndarray, table: dict[np.dtype, np.dtype], lossless: bool = True) -> CastPlan:
+    exact = _narrowest_float_exact(values) if lossless else None
+    wanted = table.get(values.dtype)
+    lossy: np.dtype | None = None
+    note = ""
+    if wanted is not None and (exact is None or wanted.itemsize < exact.itemsize):
+        absmax = _finite_absmax(values)
+        for candidate in FLOATS:
+            if candidate.itemsize < wanted.itemsize or candidate.itemsize >= values.dtype.itemsize:
+                continue
+            if absmax <= float(np.finfo(candidate).max):
+                lossy = candidate
+                break
+            note = f"; values up to {absmax:.3g} exceed the {candidate.name} range"
+    if lossy is not None and (exact is None or lossy.itemsize < exact.itemsize):
+        return CastPlan(lossy, False, f"rule {values.dtype.name}={wanted.name}{note}")  # type: ignore[union-attr]
+    if exact is not None:
+        return CastPlan(exact, True, f"values are exact in {exact.name}")
+    if wanted is not None:
+        return CastPlan(None, False, f"kept{note}" if note else "kept")
+    return CastPlan(None, False, "no rule for this dtype")
+
+
+def plan_int(values: np.ndarray, table: dict[np.dtype, np.dtype]) -> CastPlan:
+    wanted = table.get(values.dtype)
+    if wanted is None:
+        return CastPlan(None, False, "no rule for this dtype")
+    if values.size == 0:
+        return CastPlan(wanted, True, "empty array")
+    lo, hi = int(values.min()), int(values.max())
+    family = UNSIGNED if wanted.kind == "u" else SIGNED
+    for candidate in family:
+        if candidate.itemsize < wanted.itemsize or candidate.itemsize >= values.dtype.itemsize:
+            continue
+        if _fits(lo, hi, candidate):
+            return CastPlan(candidate, True, f"values {lo}..{hi} fit {candidate.name}")
+    return CastPlan(None, False, f"values {lo}..{hi} do not fit {wanted.name}")
+
+
+def plan_cast(values: np.ndarray, table: dict[np.dtype, np.dtype], lossless: bool = True) -> CastPlan:
+    """The narrowest acceptable dtype for ``values`` under ``table``."""
+    kind = values.dtype.kind
+    if kind == "f":
+        return plan_float(values, table, lossless)
+    if kind in "iu":
+        return plan_int(values, table)
+    return CastPlan(None, False, f"{values.dtype} arrays are never cast")
+
+
+def cast(values: np.ndarray, target: np.dtype) -> np.ndarray:
+    """One pass, layout kept, so big arrays are not copied twice."""
+    return values.astype(target, order="K", copy=True)
