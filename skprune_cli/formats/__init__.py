@@ -116,8 +116,8 @@ def read_model(path: Path, trust: Iterable[str] = ()) -> Loaded:
         raise InputRefused("this .skops file is a pickle in disguise; refusing to unpickle it", str(path))
     if sniffed == "skops":
         model, fmt = read_skops(path, trust), "skops"
-    elif sniffed == "pickle" and (suffix in PICKLE_SUFFIXES or suffix in (".joblib", "")):
-        model, fmt = read_pickle(path, trust), "pickle"
+    elif suffix in PICKLE_SUFFIXES or (sniffed == "pickle" and suffix in (".joblib", "")):
+        model, fmt = read_pickle(path, trust), "pickle"  # protocol 0/1 pickles have no magic bytes
     elif sniffed == "pickle":
         raise InputRefused(f"holds a pickle but is named {suffix}; rename it to .pkl to load it", str(path))
     else:

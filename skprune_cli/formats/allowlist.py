@@ -72,6 +72,7 @@ SKLEARN_INTERNAL_MODULES = (
     "sklearn.cluster",
     "sklearn.calibration",
     "sklearn.multiclass",
+    "sklearn.neural_network",
 )
 SKLEARN_FUNCTION_MODULES = (
     "sklearn.metrics",

@@ -1,0 +1,119 @@
+"""Every registry entry is needed: without it the cast breaks the model; with it, prune keeps it working."""
+
+from __future__ import annotations
+
+import copy
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.cluster import BisectingKMeans, KMeans, MiniBatchKMeans
+from sklearn.decomposition import NMF, LatentDirichletAllocation
+from sklearn.linear_model import LogisticRegression
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.preprocessing import SplineTransformer
+from sklearn.svm import SVC, SVR
+from sklearn.tree import DecisionTreeClassifier
+
+from skprune_cli import prune
+from skprune_cli.estimators import REGISTRY
+from skprune_cli.walk import walk
+
+rng = np.random.default_rng(0)
+X = np.abs(rng.normal(size=(80, 4))) + 0.1
+y = (X[:, 0] > X[:, 1]).astype(int)
+
+
+def fitted(factory):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = factory()
+        try:
+            return model.fit(X, y)
+        except TypeError:
+            return model.fit(X)
+
+
+def run_outputs(model):
+    out = {}
+    for method in ("predict", "predict_proba", "transform"):
+        if hasattr(model, method):
+            out[method] = getattr(model, method)(X)
+    return out
+
+
+def force_cast(model, attrs, dtype):
+    """Cast the named attributes anyway, as a registry-less tool would."""
+    model = copy.deepcopy(model)
+    for ref in walk(model):
+        if ref.attr in attrs and ref.replaceable and ref.dtype.kind == "f":
+            ref.replace(ref.values().astype(dtype))
+    return model
+
+
+# first owner name of the entry -> (model factory, attributes to force, dtype that breaks it)
+BREAKS = {
+    "KMeans": [(lambda: KMeans(3, n_init=2, random_state=0), ["cluster_centers_"], np.float32),
+               (lambda: MiniBatchKMeans(3, n_init=2, random_state=0), ["cluster_centers_"], np.float32),
+               (lambda: BisectingKMeans(3, random_state=0), ["cluster_centers_", "center"], np.float32)],
+    "BaseLibSVM": [(lambda: SVC(), ["support_vectors_", "_dual_coef_"], np.float32),
+                   (lambda: SVR(), ["support_vectors_", "_dual_coef_"], np.float32)],
+    "NMF": [(lambda: NMF(2, init="nndsvda", max_iter=50), ["components_"], np.float32)],
+    "LatentDirichletAllocation": [(lambda: LatentDirichletAllocation(2, max_iter=3, random_state=0),
+                                   ["components_", "exp_dirichlet_component_"], np.float16)],
+    "BSpline": [(lambda: SplineTransformer(), ["_t", "_c"], np.float32)],
+}
+
+
+def cases():
+    for owner, items in BREAKS.items():
+        for factory, attrs, dtype in items:
+            yield pytest.param(factory, attrs, dtype, id=f"{owner}-{factory().__class__.__name__}-{np.dtype(dtype).name}")
+
+
+@pytest.mark.parametrize("factory, attrs, dtype", list(cases()))
+def test_entry_prevents_a_breaking_cast(factory, attrs, dtype):
+    model = fitted(factory)
+    reference = run_outputs(model)
+    broken = force_cast(model, attrs, dtype)
+    with pytest.raises((ValueError, TypeError)):
+        run_outputs(broken)
+    preset = "float16" if dtype == np.float16 else "float32"
+    pruned = prune(model, preset=preset)
+    for name, ref in reference.items():
+        new = getattr(pruned, name)(X)
+        if name == "predict":
+            np.testing.assert_array_equal(new, ref)
+    kept = [r for r in walk(pruned) if r.attr in attrs and r.dtype.kind == "f"]
+    assert kept and all(r.dtype == np.float64 for r in kept)
+
+
+def test_labels_stay_exact_under_float16():
+    labels = np.where(y == 1, 1.0, 2049.0)  # 2049 has no float16 twin
+    model = LogisticRegression().fit(X, labels)
+    pruned = prune(model, preset="float16")
+    assert pruned.classes_.dtype == np.float64
+    np.testing.assert_array_equal(pruned.predict(X), model.predict(X))
+    assert pruned.predict(X).dtype == np.float64
+    broken = force_cast(model, ["classes_"], np.float16)
+    assert not set(broken.predict(X)) <= set(labels)
+
+
+def test_tree_and_kd_tree_state_keep_their_dtype():
+    tree = DecisionTreeClassifier(max_depth=3).fit(X, y)
+    knn = KNeighborsClassifier(algorithm="kd_tree").fit(X, y)
+    for model in (tree, knn):
+        pruned = prune(model, preset="float16")
+        np.testing.assert_array_equal(pruned.predict(X), model.predict(X))
+        assert pruned.tree_.value.dtype == np.float64 if model is tree else pruned._fit_X.dtype == np.float64
+    # sklearn itself refuses a Tree with float32 values when it is rebuilt from its state
+    state = tree.tree_.__getstate__()
+    state["values"] = state["values"].astype(np.float32)
+    rebuilt = type(tree.tree_)(tree.n_features_in_, np.array([2]), 1)
+    with pytest.raises(ValueError):
+        rebuilt.__setstate__(state)
+
+
+def test_every_entry_has_a_test():
+    tested = set(BREAKS) | {"*", "Tree", "BinaryTree64"}
+    assert {entry.owners[0] for entry in REGISTRY} <= tested
