@@ -11,10 +11,11 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
+from .estimators.attributes import apply_attribute_knowledge
 from .plan import Decision, plan_arrays
-from .report import ArrayChange
+from .report import ArrayChange, Transformed
 from .rules import CastRule, cast, rule_table
-from .walk import walk
+from .walk import graph
 
 
 @dataclass
@@ -42,6 +43,7 @@ class PruneResult:
     model: Any
     decisions: list[Decision] = field(default_factory=list)
     changes: list[ArrayChange] = field(default_factory=list)
+    transformed: list[Transformed] = field(default_factory=list)
 
     @property
     def bytes_before(self) -> int:
@@ -81,9 +83,11 @@ def apply_decisions(decisions: Sequence[Decision]) -> list[ArrayChange]:
 
 def prune_model(model: Any, options: PruneOptions) -> PruneResult:
     """Prune ``model`` in place and say what changed."""
-    decisions = plan_arrays(walk(model), options.table(), options.keep, options.lossless)
+    found = graph(model)
+    transformed = apply_attribute_knowledge(found.owners, options.keep)
+    decisions = plan_arrays(found.arrays, options.table(), options.keep, options.lossless)
     changes = apply_decisions(decisions)
-    return PruneResult(model, decisions, changes)
+    return PruneResult(model, decisions, changes, transformed)
 
 
 def prune(

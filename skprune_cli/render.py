@@ -55,6 +55,8 @@ def render_shrink(report: ShrinkReport, console: Console, limit: int = 25) -> No
     console.print(table)
     if len(ranked) > limit:
         console.print(f"... and {len(ranked) - limit} smaller arrays (see --json for all)")
+    for t in report.transformed:
+        console.print(f"{t.path}: {t.detail} (exact)")
     for d in report.dropped:
         console.print(f"dropped {d.path} ({human(d.bytes)}): {d.reason}")
     if report.check is not None:

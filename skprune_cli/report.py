@@ -91,6 +91,17 @@ class ArrayChange:
 
 
 @dataclass
+class Transformed:
+    """A whole attribute changed without changing what it means (e.g. numpy ints to Python ints)."""
+
+    path: str
+    owner: str
+    effect: str
+    detail: str
+    reason: str
+
+
+@dataclass
 class Dropped:
     path: str
     owner: str
@@ -136,6 +147,7 @@ class ShrinkReport(_Doc):
     disk_ratio: float | None
     load_command: str
     trusted_types: list[str] = field(default_factory=list)
+    transformed: list[Transformed] = field(default_factory=list)
     check: CheckReport | None = None
     compression: str = "none"
     notes: list[str] = field(default_factory=list)

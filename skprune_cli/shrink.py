@@ -59,6 +59,7 @@ def shrink_file(request: ShrinkRequest) -> ShrinkReport:
         disk_ratio=(output.bytes / loaded.info.bytes) if output and loaded.info.bytes else None,
         load_command=command,
         trusted_types=trusted,
+        transformed=result.transformed,
         compression=target.compression if target else "none",
     )
 

@@ -209,10 +209,23 @@ class _Frame:
     slot: Slot | None
 
 
+@dataclass
+class Graph:
+    """What a traversal found: the arrays, and every Python object whose attributes it read."""
+
+    arrays: list[ArrayRef]
+    owners: list[tuple[str, Any]]
+
+
 def walk(root: Any) -> list[ArrayRef]:
     """Every distinct numeric array reachable from ``root``, in stable order."""
+    return graph(root).arrays
+
+
+def graph(root: Any) -> Graph:
     refs: dict[int, ArrayRef] = {}
     order: list[ArrayRef] = []
+    owners: list[tuple[str, Any]] = []
     seen: set[int] = set()
     stack: list[_Frame] = [_Frame(root, "", root, "", None)]
     keep_alive: list[Any] = []  # state tuples/dicts built on the fly must outlive id() checks
@@ -235,9 +248,11 @@ def walk(root: Any) -> list[ArrayRef]:
         if id(value) in seen:
             continue
         seen.add(id(value))
+        if getattr(value, "__dict__", None):
+            owners.append((frame.path, value))
         children = list(_children(value, frame, keep_alive))
         stack.extend(reversed(children))
-    return order
+    return Graph(order, owners)
 
 
 def _children(value: Any, frame: _Frame, keep_alive: list[Any]) -> Iterator[_Frame]:

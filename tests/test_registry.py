@@ -115,5 +115,24 @@ def test_tree_and_kd_tree_state_keep_their_dtype():
 
 
 def test_every_entry_has_a_test():
-    tested = set(BREAKS) | {"*", "Tree", "BinaryTree64"}
+    tested = set(BREAKS) | {"*", "Tree", "BinaryTree64", "CountVectorizer"}
     assert {entry.owners[0] for entry in REGISTRY} <= tested
+
+
+def test_vocabulary_values_become_python_ints(tmp_path, text_nb, docs):
+    import zipfile
+
+    import skops.io as sio
+
+    vectorizer = text_nb.steps[0][1]
+    assert all(isinstance(v, np.integer) for v in vectorizer.vocabulary_.values())  # max_features leaves numpy ints
+    pruned = prune(text_nb, preset="exact")
+    assert all(type(v) is int for v in pruned.steps[0][1].vocabulary_.values())
+    assert pruned.steps[0][1].vocabulary_ == vectorizer.vocabulary_
+    np.testing.assert_array_equal(pruned.predict_proba(docs), text_nb.predict_proba(docs))
+    before, after = tmp_path / "before.skops", tmp_path / "after.skops"
+    sio.dump(text_nb, before)
+    sio.dump(pruned, after)
+    with zipfile.ZipFile(before) as a, zipfile.ZipFile(after) as b:
+        assert len(a.namelist()) > len(vectorizer.vocabulary_) > 100 > len(b.namelist())
+    assert after.stat().st_size < before.stat().st_size / 3

@@ -13,6 +13,9 @@ Effects:
 ``dtype``
     The dtype must stay (compiled code is typed for it, or the array must match
     the input's dtype); values may still be rounded within the same dtype.
+``python-ints``
+    A mapping whose numpy integer values become Python ints: the same numbers,
+    but a fraction of the bytes (see ``attributes.py``).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import fnmatch
 from dataclasses import dataclass
 from typing import Any, Iterable, Literal
 
-Effect = Literal["frozen", "dtype"]
+Effect = Literal["frozen", "dtype", "python-ints"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,13 @@ REGISTRY: tuple[Knowledge, ...] = (
          "drop_idx_", "_drop_idx_after_grouping", "_infrequent_indices", "infrequent_categories_"),
         "frozen",
         "labels and lookup data: predictions and column positions are read from them verbatim",
+    ),
+    Knowledge(
+        ("CountVectorizer", "DictVectorizer"),
+        ("vocabulary_",),
+        "python-ints",
+        "column indices stored as numpy int64 scalars cost a .npy member each in a .skops archive "
+        "(and a numpy reconstructor call each in a pickle); Python ints index the same columns",
     ),
     Knowledge(
         ("KMeans", "MiniBatchKMeans", "BisectingKMeans", "_BisectingTree"),
@@ -94,12 +104,20 @@ REGISTRY: tuple[Knowledge, ...] = (
 )
 
 
+ARRAY_EFFECTS = ("frozen", "dtype")
+
+
 def knowledge_for(owner: Any, attr: str, registry: Iterable[Knowledge] = REGISTRY) -> Knowledge | None:
-    """The strictest entry for ``owner.attr`` (``frozen`` beats ``dtype``), or None."""
+    """The strictest array constraint for ``owner.attr`` (``frozen`` beats ``dtype``), or None."""
     found: Knowledge | None = None
     for entry in registry:
-        if entry.applies(owner, attr):
+        if entry.effect in ARRAY_EFFECTS and entry.applies(owner, attr):
             if entry.effect == "frozen":
                 return entry
             found = found or entry
     return found
+
+
+def attribute_knowledge(owner: Any, attr: str, registry: Iterable[Knowledge] = REGISTRY) -> list[Knowledge]:
+    """Entries that transform or drop ``owner.attr`` as a whole."""
+    return [e for e in registry if e.effect not in ARRAY_EFFECTS and e.applies(owner, attr)]
