@@ -13,6 +13,7 @@ from typing import Any, Iterable
 __version__ = "0.1.0"
 
 from .errors import FidelityError, InputRefused, OutputError, SkpruneError, UsageError  # noqa: E402
+from .fidelity import check  # noqa: E402
 from .formats import read_model, target_for, write_model  # noqa: E402
 from .inspection import inspect_model  # noqa: E402
 from .prune import prune  # noqa: E402
@@ -32,6 +33,6 @@ def save_model(model: Any, path: str | Path, *, compression: str | None = None, 
 
 
 __all__ = [
-    "prune", "inspect_model", "load_model", "save_model", "shrink",
+    "prune", "check", "inspect_model", "load_model", "save_model", "shrink",
     "SkpruneError", "UsageError", "InputRefused", "OutputError", "FidelityError", "__version__",
 ]

@@ -16,9 +16,10 @@ import typer
 from rich.console import Console
 
 from . import __version__
-from .errors import EXIT_USAGE, SkpruneError
+from .errors import EXIT_FIDELITY, EXIT_USAGE, SkpruneError
+from .fidelity import check_files
 from .inspection import inspect_model
-from .render import render_inspect, render_shrink
+from .render import render_check, render_inspect, render_shrink
 from .shrink import ShrinkRequest, shrink_file
 
 EXIT_INTERNAL = 5
@@ -36,7 +37,12 @@ TrustOpt = Annotated[
     typer.Option("--trust", metavar="TYPE", help="Trust one more type or pickle global, e.g. sklearn.tree._tree.Tree (repeatable)."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print exactly one JSON document on stdout, nothing else there.")]
-PresetOpt = Annotated[str, typer.Option("--preset", help="Casting preset: exact, float32 or float16.")]
+PresetOpt = Annotated[str, typer.Option("--preset", help="auto (float16 where the check passes, else float32), exact, float32 or float16.")]
+DataOpt = Annotated[Optional[Path], typer.Option("--data", help="Inputs for the check: .npy, .npz, .csv, .txt (one document per line) or .jsonl.")]
+DataKeyOpt = Annotated[Optional[str], typer.Option("--data-key", help="Array name inside an .npz file (default: the first).")]
+DataFieldOpt = Annotated[Optional[str], typer.Option("--data-field", help="Field holding the document in a .jsonl file (default: text).")]
+TolOpt = Annotated[float, typer.Option("--tolerance", help="Largest accepted relative error max|new-ref|/max|ref| per output method.")]
+LabelTolOpt = Annotated[float, typer.Option("--label-tolerance", help="Fraction of predicted labels allowed to change (default 0: identical).")]
 CastOpt = Annotated[
     Optional[list[str]],
     typer.Option("--cast", metavar="FROM=TO", help="Per-dtype rule, e.g. float64=float16 or int64=int32 (repeatable; overrides the preset)."),
@@ -102,7 +108,7 @@ def _path_arg(path: Path) -> Path:
 def inspect(
     model: Annotated[Path, typer.Argument(help="A .skops or .pkl model file.", show_default=False)],
     top: Annotated[int, typer.Option("--top", min=1, help="Show the N heaviest arrays.")] = 20,
-    preset: PresetOpt = "float32",
+    preset: PresetOpt = "auto",
     cast: CastOpt = None,
     json_out: JsonOpt = False,
     trust: TrustOpt = None,
@@ -126,7 +132,13 @@ def shrink(
     zip_: Annotated[bool, typer.Option("--zip", help="Compress (DEFLATE inside a .skops archive; a .pkl.gz name for pickles).")] = False,
     compression: Annotated[Optional[str], typer.Option("--compression", help="none, deflate, lzma or bzip2.")] = None,
     cast: CastOpt = None,
-    preset: PresetOpt = "float32",
+    preset: PresetOpt = "auto",
+    data: DataOpt = None,
+    data_key: DataKeyOpt = None,
+    data_field: DataFieldOpt = None,
+    tolerance: TolOpt = 1e-3,
+    label_tolerance: LabelTolOpt = 0.0,
+    no_check: Annotated[bool, typer.Option("--no-check", help="Do not verify: lossy casts are applied unchecked (auto then means float32).")] = False,
     keep: Annotated[Optional[list[str]], typer.Option("--keep", metavar="PATTERN", help="Leave arrays whose path matches this glob untouched (repeatable).")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Report what would change; write nothing.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing output file.")] = False,
@@ -142,6 +154,8 @@ def shrink(
         request = ShrinkRequest(
             source=_path_arg(model), output=output, preset=preset, cast=tuple(cast or ()), keep=tuple(keep or ()),
             zip=zip_, compression=compression, force=force, dry_run=dry_run, trust=tuple(trust or ()),
+            check=not no_check, data=data, data_key=data_key, data_field=data_field, tolerance=tolerance,
+            label_tolerance=label_tolerance,
         )
         report = shrink_file(request)
         if json_out:
@@ -150,6 +164,34 @@ def shrink(
             render_shrink(report, _stdout())
         if report.output is not None:
             _messages(quiet or json_out).print(f"wrote {report.output.path}")
+
+
+@app.command()
+def check(
+    original: Annotated[Path, typer.Argument(help="The original model file.", show_default=False)],
+    pruned: Annotated[Path, typer.Argument(help="The pruned model file.", show_default=False)],
+    data: DataOpt = None,
+    data_key: DataKeyOpt = None,
+    data_field: DataFieldOpt = None,
+    tolerance: TolOpt = 1e-3,
+    label_tolerance: LabelTolOpt = 0.0,
+    json_out: JsonOpt = False,
+    trust: TrustOpt = None,
+) -> None:
+    """Run both models on the same inputs and compare every output method (exit 1 on failure).
+
+    Example: skprune check model.skops lite.skops --data sample.csv
+    """
+    with _errors():
+        report = check_files(_path_arg(original), _path_arg(pruned), data=data, data_key=data_key,
+                             data_field=data_field, tolerance=tolerance, label_tolerance=label_tolerance,
+                             trust=tuple(trust or ()))
+        if json_out:
+            print(report.to_json())
+        else:
+            render_check(report, _stdout())
+    if not report.passed:
+        raise typer.Exit(EXIT_FIDELITY)
 
 
 def main() -> None:

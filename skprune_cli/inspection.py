@@ -35,13 +35,13 @@ def _entries(model: Any, options: PruneOptions) -> list[ArrayEntry]:
 def inspect_model(
     model: Any,
     *,
-    preset: str = "float32",
+    preset: str = "auto",
     cast: Iterable[str] = (),
     trust: Iterable[str] = (),
     top: int | None = None,
 ) -> InspectReport:
     """Inspect a fitted estimator, or a ``.skops``/``.pkl`` file given by path."""
-    options = PruneOptions.build(preset, cast)
+    options = PruneOptions.build(preset, cast, check=False)  # "auto" is estimated as its unchecked float32
     info: FileInfo | None = None
     if isinstance(model, (str, Path)):
         loaded = read_model(Path(model), trust)
@@ -58,5 +58,5 @@ def inspect_model(
         total_arrays=len(entries),
         total_bytes=total,
         total_bytes_after=sum(e.bytes_after for e in entries),
-        preset=preset,
+        preset=options.effective_preset,
     )

@@ -1,8 +1,9 @@
-"""Applying a plan to a fitted model: the library's ``prune``.
+"""Pruning a fitted model: exact changes first, then lossy casts the check allows.
 
 The model is changed in place here (the CLI path never copies a big model);
 ``prune(..., inplace=False)`` deep-copies first so the caller's object is left
-untouched.
+untouched. Reference outputs are computed from the model before anything
+changes, so no second copy of the original is needed to verify the result.
 """
 
 from __future__ import annotations
@@ -11,31 +12,57 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
+from .errors import UsageError
 from .estimators.attributes import apply_attribute_knowledge
+from .fallback import apply_exact, apply_unchecked, settle
 from .plan import Decision, plan_arrays
-from .report import ArrayChange, Transformed
-from .rules import CastRule, cast, rule_table
+from .probes import Probes, synthesize
+from .report import ArrayChange, CheckReport, Transformed
+from .rules import CastRule, rule_table
+from .verify import DEFAULT_TOLERANCE, Reference, check_against, reference_outputs, rejudge
 from .walk import graph
+
+PRESET_NAMES = ("auto", "exact", "float32", "float16")
+SEARCH_MARGIN = 0.5
 
 
 @dataclass
 class PruneOptions:
-    """Everything that shapes a prune, shared by the API and the CLI."""
+    """Everything that shapes a prune, shared by the API and the CLI.
 
-    preset: str = "float32"
+    ``auto`` (the default) means float16 where the check passes, else float32,
+    else unchanged; without a check it means float32.
+    """
+
+    preset: str = "auto"
     casts: tuple[CastRule, ...] = ()
     keep: tuple[str, ...] = ()
     lossless: bool = True
+    check: bool = True
+    tolerance: float = DEFAULT_TOLERANCE
+    label_tolerance: float = 0.0
 
     @classmethod
-    def build(cls, preset: str = "float32", cast: Iterable[str | CastRule] = (), keep: Iterable[str] = ()) -> "PruneOptions":
+    def build(
+        cls,
+        preset: str = "auto",
+        cast: Iterable[str | CastRule] = (),
+        keep: Iterable[str] = (),
+        **extra: Any,
+    ) -> "PruneOptions":
+        if preset not in PRESET_NAMES:
+            raise UsageError(f"unknown preset {preset!r}; choose one of {', '.join(PRESET_NAMES)}")
         rules = tuple(c if isinstance(c, CastRule) else CastRule.parse(c) for c in cast)
-        opts = cls(preset=preset, casts=rules, keep=tuple(keep))
-        opts.table()  # validates the preset name early
-        return opts
+        return cls(preset=preset, casts=rules, keep=tuple(keep), **extra)
+
+    @property
+    def effective_preset(self) -> str:
+        if self.preset == "auto":
+            return "float16" if self.check else "float32"
+        return self.preset
 
     def table(self) -> dict:
-        return rule_table(self.preset, self.casts)
+        return rule_table(self.effective_preset, self.casts)
 
 
 @dataclass
@@ -44,6 +71,7 @@ class PruneResult:
     decisions: list[Decision] = field(default_factory=list)
     changes: list[ArrayChange] = field(default_factory=list)
     transformed: list[Transformed] = field(default_factory=list)
+    check: CheckReport | None = None
 
     @property
     def bytes_before(self) -> int:
@@ -65,44 +93,66 @@ def describe(decision: Decision, dtype_before: str, bytes_before: int) -> ArrayC
         bytes_before=bytes_before,
         bytes_after=ref.nbytes,
         action=decision.action,
-        reason=decision.reason,
+        reason=decision.explain(),
     )
 
 
-def apply_decisions(decisions: Sequence[Decision]) -> list[ArrayChange]:
-    """Cast every array the plan allows; one pass each, originals released at once."""
-    changes = []
-    for decision in decisions:
-        ref = decision.ref
-        dtype_before, bytes_before = str(ref.dtype), ref.nbytes
-        if decision.target is not None:
-            ref.replace(cast(ref.values(), decision.target))
-        changes.append(describe(decision, dtype_before, bytes_before))
-    return changes
+def make_reference(model: Any, inputs: Probes | None) -> Reference | None:
+    """The original's outputs on the user's data, or on probes made from the model."""
+    probes = inputs if inputs is not None else synthesize(model)
+    if probes is None:
+        return None
+    reference = reference_outputs(model, probes.X, probes.source)
+    return reference if reference.outputs else None
 
 
-def prune_model(model: Any, options: PruneOptions) -> PruneResult:
-    """Prune ``model`` in place and say what changed."""
+def _apply(model: Any, decisions: Sequence[Decision], options: PruneOptions, reference: Reference | None) -> CheckReport | None:
+    if not options.check:
+        apply_unchecked(decisions)
+        return None
+    if reference is None:
+        for d in decisions:
+            if d.lossy:  # nothing to check a lossy cast against: only its exact part is taken
+                d.held.append("no output method could be checked (give --data, or --no-check to cast unchecked)")
+                d.lossy = ()
+        apply_exact(decisions)
+        return None
+    # probes are not the user's data: lossy casts must pass with half the tolerance to spare
+    strict = options.tolerance * SEARCH_MARGIN
+    final = settle(decisions, lambda: check_against(reference, model, strict, options.label_tolerance))
+    return rejudge(final, options.tolerance, options.label_tolerance)
+
+
+def prune_model(model: Any, options: PruneOptions, inputs: Probes | None = None) -> PruneResult:
+    """Prune ``model`` in place and say what changed and how it was checked."""
+    reference = make_reference(model, inputs) if options.check else None
     found = graph(model)
     transformed = apply_attribute_knowledge(found.owners, options.keep)
     decisions = plan_arrays(found.arrays, options.table(), options.keep, options.lossless)
-    changes = apply_decisions(decisions)
-    return PruneResult(model, decisions, changes, transformed)
+    before = [(str(d.ref.dtype), d.ref.nbytes) for d in decisions]
+    report = _apply(model, decisions, options, reference)
+    changes = [describe(d, dtype, nbytes) for d, (dtype, nbytes) in zip(decisions, before)]
+    return PruneResult(model, decisions, changes, transformed, report)
 
 
 def prune(
     estimator: Any,
     *,
-    preset: str = "float32",
+    preset: str = "auto",
     cast: Iterable[str | CastRule] = (),
     keep: Iterable[str] = (),
+    X: Any = None,
+    tolerance: float = DEFAULT_TOLERANCE,
+    check: bool = True,
     inplace: bool = False,
 ) -> Any:
     """Return a smaller copy of ``estimator`` (or shrink it in place).
 
     ``dump(prune(pipe), "lite.skops")`` is the whole recipe; the result is a
-    plain scikit-learn object.
+    plain scikit-learn object. Lossy casts are kept only where outputs on ``X``
+    (or on probes made from the model) stay within ``tolerance``.
     """
-    options = PruneOptions.build(preset, cast, keep)
+    options = PruneOptions.build(preset, cast, keep, check=check, tolerance=tolerance)
     model = estimator if inplace else copy.deepcopy(estimator)
-    return prune_model(model, options).model
+    inputs = Probes(X, f"{len(X)} rows given by the caller") if X is not None else None
+    return prune_model(model, options, inputs).model

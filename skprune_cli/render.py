@@ -59,6 +59,11 @@ def render_shrink(report: ShrinkReport, console: Console, limit: int = 25) -> No
         console.print(f"{t.path}: {t.detail} (exact)")
     for d in report.dropped:
         console.print(f"dropped {d.path} ({human(d.bytes)}): {d.reason}")
+    held = [c for c in report.arrays if c.action == "held back"]
+    if held:
+        console.print(f"held back {len(held)} array(s) the check would not accept narrower:")
+        for c in held:
+            console.print(f"  {c.path}: {c.reason}")
     if report.check is not None:
         render_check(report.check, console)
     console.print(f"in memory: {human(report.memory_bytes_before)} -> {human(report.memory_bytes_after)}")
@@ -77,7 +82,7 @@ def render_shrink(report: ShrinkReport, console: Console, limit: int = 25) -> No
 
 
 def render_check(report: CheckReport, console: Console) -> None:
-    table = Table(title=f"fidelity check on {report.rows} rows ({report.data_source}), tolerance {report.tolerance:g}",
+    table = Table(title=f"fidelity check on {report.data_source}, tolerance {report.tolerance:g}",
                   title_justify="left")
     for name in ("method", "status", "labels", "max abs error", "max rel error", "note"):
         table.add_column(name)

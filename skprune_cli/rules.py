@@ -68,11 +68,21 @@ def rule_table(preset: str, casts: Iterable[CastRule] = ()) -> dict[np.dtype, np
 
 @dataclass(frozen=True)
 class CastPlan:
-    """What to do with one array's values: ``target`` None means keep as is."""
+    """What ``values`` may become.
 
-    target: np.dtype | None
-    exact: bool
+    ``exact`` is the narrowest dtype that holds every value unchanged (None:
+    only the current one). ``lossy`` lists narrower dtypes the rules allow,
+    narrowest first, each a step that changes values and needs checking.
+    """
+
+    exact: np.dtype | None
+    lossy: tuple[np.dtype, ...]
     reason: str
+
+    @property
+    def target(self) -> np.dtype | None:
+        """The narrowest dtype on offer, checked or not."""
+        return self.lossy[0] if self.lossy else self.exact
 
 
 def _chunks(values: np.ndarray) -> Iterable[np.ndarray]:
@@ -122,40 +132,40 @@ def _fits(lo: int, hi: int, dtype: np.dtype) -> bool:
 def plan_float(values: np.ndarray, table: dict[np.dtype, np.dtype], lossless: bool = True) -> CastPlan:
     exact = _narrowest_float_exact(values) if lossless else None
     wanted = table.get(values.dtype)
-    lossy: np.dtype | None = None
-    note = ""
-    if wanted is not None and (exact is None or wanted.itemsize < exact.itemsize):
-        absmax = _finite_absmax(values)
-        for candidate in FLOATS:
-            if candidate.itemsize < wanted.itemsize or candidate.itemsize >= values.dtype.itemsize:
-                continue
-            if absmax <= float(np.finfo(candidate).max):
-                lossy = candidate
-                break
+    if wanted is None:
+        reason = f"values are exact in {exact.name}" if exact is not None else "no rule for this dtype"
+        return CastPlan(exact, (), reason)
+    ceiling = exact.itemsize if exact is not None else values.dtype.itemsize
+    absmax = _finite_absmax(values)
+    lossy, note = [], ""
+    for candidate in FLOATS:
+        if candidate.itemsize < wanted.itemsize or candidate.itemsize >= ceiling:
+            continue
+        if absmax > float(np.finfo(candidate).max):
             note = f"; values up to {absmax:.3g} exceed the {candidate.name} range"
-    if lossy is not None and (exact is None or lossy.itemsize < exact.itemsize):
-        return CastPlan(lossy, False, f"rule {values.dtype.name}={wanted.name}{note}")  # type: ignore[union-attr]
+            continue
+        lossy.append(candidate)
+    if lossy:
+        return CastPlan(exact, tuple(lossy), f"rule {values.dtype.name}={wanted.name}{note}")
     if exact is not None:
-        return CastPlan(exact, True, f"values are exact in {exact.name}")
-    if wanted is not None:
-        return CastPlan(None, False, f"kept{note}" if note else "kept")
-    return CastPlan(None, False, "no rule for this dtype")
+        return CastPlan(exact, (), f"values are exact in {exact.name}")
+    return CastPlan(None, (), f"kept{note}")
 
 
 def plan_int(values: np.ndarray, table: dict[np.dtype, np.dtype]) -> CastPlan:
     wanted = table.get(values.dtype)
     if wanted is None:
-        return CastPlan(None, False, "no rule for this dtype")
+        return CastPlan(None, (), "no rule for this dtype")
     if values.size == 0:
-        return CastPlan(wanted, True, "empty array")
+        return CastPlan(wanted, (), "empty array")
     lo, hi = int(values.min()), int(values.max())
     family = UNSIGNED if wanted.kind == "u" else SIGNED
     for candidate in family:
         if candidate.itemsize < wanted.itemsize or candidate.itemsize >= values.dtype.itemsize:
             continue
         if _fits(lo, hi, candidate):
-            return CastPlan(candidate, True, f"values {lo}..{hi} fit {candidate.name}")
-    return CastPlan(None, False, f"values {lo}..{hi} do not fit {wanted.name}")
+            return CastPlan(candidate, (), f"values {lo}..{hi} fit {candidate.name}")
+    return CastPlan(None, (), f"values {lo}..{hi} do not fit {wanted.name}")
 
 
 def plan_cast(values: np.ndarray, table: dict[np.dtype, np.dtype], lossless: bool = True) -> CastPlan:
@@ -165,7 +175,7 @@ def plan_cast(values: np.ndarray, table: dict[np.dtype, np.dtype], lossless: boo
         return plan_float(values, table, lossless)
     if kind in "iu":
         return plan_int(values, table)
-    return CastPlan(None, False, f"{values.dtype} arrays are never cast")
+    return CastPlan(None, (), f"{values.dtype} arrays are never cast")
 
 
 def cast(values: np.ndarray, target: np.dtype) -> np.ndarray:

@@ -1,13 +1,16 @@
-"""The file-to-file job behind ``skprune shrink``: load, prune, write, report."""
+"""The file-to-file job behind ``skprune shrink``: load, prune with checks, write, report."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+
 from .errors import UsageError
+from .fidelity import load_check_data
 from .formats import check_target, load_command, read_model, target_for, write_model
 from .prune import PruneOptions, prune_model
 from .report import ShrinkReport
+from .verify import DEFAULT_TOLERANCE
 
 
 @dataclass
@@ -16,26 +19,38 @@ class ShrinkRequest:
 
     source: Path
     output: Path | None
-    preset: str = "float32"
+    preset: str = "auto"
     cast: tuple[str, ...] = ()
     keep: tuple[str, ...] = ()
     zip: bool = False
     compression: str | None = None
     force: bool = False
     dry_run: bool = False
-    trust: tuple[str, ...] = field(default_factory=tuple)
+    trust: tuple[str, ...] = ()
+    check: bool = True
+    data: Path | None = None
+    data_key: str | None = None
+    data_field: str | None = None
+    tolerance: float = DEFAULT_TOLERANCE
+    label_tolerance: float = 0.0
 
 
 def shrink_file(request: ShrinkRequest) -> ShrinkReport:
-    options = PruneOptions.build(request.preset, request.cast, request.keep)
+    if request.tolerance < 0 or not 0 <= request.label_tolerance <= 1:
+        raise UsageError("--tolerance must be >= 0 and --label-tolerance within 0..1")
+    options = PruneOptions.build(request.preset, request.cast, request.keep, check=request.check,
+                                 tolerance=request.tolerance, label_tolerance=request.label_tolerance)
     if request.output is None and not request.dry_run:
         raise UsageError("missing -o/--output (or pass --dry-run to only report)")
+    if request.data is not None and not request.check:
+        raise UsageError("--data is used by the fidelity check; it makes no sense with --no-check")
     target = target_for(request.output, request.zip, request.compression) if request.output else None
     if target is not None and not request.dry_run:
         check_target(request.output, request.force, (request.source,))  # type: ignore[arg-type]
 
     loaded = read_model(request.source, request.trust)
-    result = prune_model(loaded.model, options)
+    inputs = load_check_data(request.data, loaded.model, request.data_key, request.data_field)
+    result = prune_model(loaded.model, options, inputs)
 
     output = None
     trusted: list[str] = []
@@ -50,7 +65,7 @@ def shrink_file(request: ShrinkRequest) -> ShrinkReport:
         input=loaded.info,
         output=output,
         dry_run=request.dry_run,
-        preset=request.preset,
+        preset=options.effective_preset if request.preset != "auto" else "auto",
         casts=[str(c) for c in options.casts],
         arrays=result.changes,
         dropped=[],
@@ -60,6 +75,7 @@ def shrink_file(request: ShrinkRequest) -> ShrinkReport:
         load_command=command,
         trusted_types=trusted,
         transformed=result.transformed,
+        check=result.check,
         compression=target.compression if target else "none",
     )
 

@@ -114,8 +114,49 @@ def test_tree_and_kd_tree_state_keep_their_dtype():
         rebuilt.__setstate__(state)
 
 
+def test_dictionary_learning_stays_at_float32_or_wider():
+    from sklearn.decomposition import DictionaryLearning
+
+    from zoo import data
+
+    train, _, _, held_out = data()
+    model = DictionaryLearning(random_state=0).fit(train)
+    ref = model.transform(held_out)
+    blind = force_cast(model, ["components_"], np.float16).transform(held_out)
+    assert np.abs(blind - ref).max() / np.abs(ref).max() > 1e-3  # a code switched atoms
+    pruned = prune(model)
+    assert pruned.components_.dtype in (np.float32, np.float64)
+    assert np.abs(pruned.transform(held_out) - ref).max() / np.abs(ref).max() <= 1e-3
+
+
+SAMPLE_MODELS = {
+    "KNeighborsMixin": lambda: KNeighborsClassifier(),
+    "GaussianProcessRegressor": lambda: __import__("sklearn.gaussian_process", fromlist=["x"]).GaussianProcessRegressor(),
+    "BaseLibSVM": lambda: SVC(),
+    "KMeans": lambda: KMeans(2, n_init=2, random_state=0),
+    "Birch": lambda: __import__("sklearn.cluster", fromlist=["x"]).Birch(n_clusters=2),
+    "BaseLabelPropagation": lambda: __import__("sklearn.semi_supervised", fromlist=["x"]).LabelSpreading(),
+    "NearestCentroid": lambda: __import__("sklearn.neighbors", fromlist=["x"]).NearestCentroid(),
+    "GaussianNB": lambda: __import__("sklearn.naive_bayes", fromlist=["x"]).GaussianNB(),
+    "LinearDiscriminantAnalysis": lambda: __import__("sklearn.discriminant_analysis", fromlist=["x"]).LinearDiscriminantAnalysis(),
+    "Nystroem": lambda: __import__("sklearn.kernel_approximation", fromlist=["x"]).Nystroem(n_components=20),
+    "KernelPCA": lambda: __import__("sklearn.decomposition", fromlist=["x"]).KernelPCA(2),
+    "EmpiricalCovariance": lambda: __import__("sklearn.covariance", fromlist=["x"]).EllipticEnvelope(random_state=0),
+}
+
+
+@pytest.mark.parametrize("owner", sorted(SAMPLE_MODELS))
+def test_input_samples_feed_the_probes(owner):
+    from skprune_cli.probes import synthesize
+
+    model = fitted(SAMPLE_MODELS[owner])
+    probes = synthesize(model)
+    assert f"stored samples of {type(model).__name__}" in probes.source
+    assert probes.X.shape[1] == X.shape[1]
+
+
 def test_every_entry_has_a_test():
-    tested = set(BREAKS) | {"*", "Tree", "BinaryTree64", "CountVectorizer"}
+    tested = set(BREAKS) | set(SAMPLE_MODELS) | {"*", "Tree", "BinaryTree64", "CountVectorizer", "DictionaryLearning"}
     assert {entry.owners[0] for entry in REGISTRY} <= tested
 
 

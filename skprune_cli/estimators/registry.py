@@ -13,6 +13,13 @@ Effects:
 ``dtype``
     The dtype must stay (compiled code is typed for it, or the array must match
     the input's dtype); values may still be rounded within the same dtype.
+``min-float32``
+    No cast below float32: the output depends discontinuously on these values
+    (an argmax, a support set), so a float16 change can flip it where no probe
+    happened to look.
+``input-samples``
+    Rows are points in the model's input space (training samples, centres):
+    the fidelity check draws probe inputs around and between them.
 ``python-ints``
     A mapping whose numpy integer values become Python ints: the same numbers,
     but a fraction of the bytes (see ``attributes.py``).
@@ -24,7 +31,7 @@ import fnmatch
 from dataclasses import dataclass
 from typing import Any, Iterable, Literal
 
-Effect = Literal["frozen", "dtype", "python-ints"]
+Effect = Literal["frozen", "dtype", "min-float32", "python-ints", "input-samples"]
 
 
 @dataclass(frozen=True)
@@ -90,6 +97,33 @@ REGISTRY: tuple[Knowledge, ...] = (
         "scipy's B-spline evaluation kernel only accepts float64 knots and coefficients (SplineTransformer)",
     ),
     Knowledge(
+        ("DictionaryLearning", "MiniBatchDictionaryLearning", "SparseCoder"),
+        ("components_",),
+        "min-float32",
+        "sparse coding picks atoms by comparing correlations: a float16 atom can swap the chosen "
+        "support and change a code entirely for inputs near a tie",
+    ),
+    Knowledge(
+        ("KNeighborsMixin", "RadiusNeighborsMixin", "LocalOutlierFactor"),
+        ("_fit_X",),
+        "input-samples",
+        "the stored training samples",
+    ),
+    Knowledge(("GaussianProcessRegressor",), ("X_train_",),
+              "input-samples", "the stored training samples"),
+    Knowledge(("BaseLibSVM",), ("support_vectors_",), "input-samples", "support vectors are training samples"),
+    Knowledge(("KMeans", "MiniBatchKMeans", "BisectingKMeans", "MeanShift", "AffinityPropagation"),
+              ("cluster_centers_",), "input-samples", "cluster centres lie in input space"),
+    Knowledge(("Birch",), ("subcluster_centers_",), "input-samples", "subcluster centres lie in input space"),
+    Knowledge(("BaseLabelPropagation",), ("X_",), "input-samples", "the stored training samples"),
+    Knowledge(("NearestCentroid",), ("centroids_",), "input-samples", "class centroids lie in input space"),
+    Knowledge(("GaussianNB",), ("theta_",), "input-samples", "per-class feature means"),
+    Knowledge(("LinearDiscriminantAnalysis", "QuadraticDiscriminantAnalysis", "BaseMixture"), ("means_",),
+              "input-samples", "class or component means lie in input space"),
+    Knowledge(("Nystroem",), ("components_",), "input-samples", "Nystroem's components are training samples"),
+    Knowledge(("KernelPCA",), ("X_fit_",), "input-samples", "the stored training samples"),
+    Knowledge(("EmpiricalCovariance",), ("location_",), "input-samples", "the estimated centre of the data"),
+    Knowledge(
         ("Tree",),
         ("nodes", "values"),
         "dtype",
@@ -104,20 +138,25 @@ REGISTRY: tuple[Knowledge, ...] = (
 )
 
 
-ARRAY_EFFECTS = ("frozen", "dtype")
+ARRAY_EFFECTS = ("frozen", "dtype", "min-float32")
 
 
 def knowledge_for(owner: Any, attr: str, registry: Iterable[Knowledge] = REGISTRY) -> Knowledge | None:
-    """The strictest array constraint for ``owner.attr`` (``frozen`` beats ``dtype``), or None."""
-    found: Knowledge | None = None
-    for entry in registry:
-        if entry.effect in ARRAY_EFFECTS and entry.applies(owner, attr):
-            if entry.effect == "frozen":
-                return entry
-            found = found or entry
-    return found
+    """The strictest array constraint for ``owner.attr`` (frozen, then dtype, then min-float32), or None."""
+    found = [e for e in registry if e.effect in ARRAY_EFFECTS and e.applies(owner, attr)]
+    found.sort(key=lambda e: ARRAY_EFFECTS.index(e.effect))
+    return found[0] if found else None
+
+
+ATTRIBUTE_EFFECTS = ("python-ints",)
 
 
 def attribute_knowledge(owner: Any, attr: str, registry: Iterable[Knowledge] = REGISTRY) -> list[Knowledge]:
     """Entries that transform or drop ``owner.attr`` as a whole."""
-    return [e for e in registry if e.effect not in ARRAY_EFFECTS and e.applies(owner, attr)]
+    return [e for e in registry if e.effect in ATTRIBUTE_EFFECTS and e.applies(owner, attr)]
+
+
+def sample_attributes(owner: Any, registry: Iterable[Knowledge] = REGISTRY) -> list[tuple[str, Knowledge]]:
+    """Attributes of ``owner`` whose rows are points in its input space."""
+    return [(attr, e) for e in registry if e.effect == "input-samples"
+            for attr in e.attrs if e.applies(owner, attr) and hasattr(owner, attr)]

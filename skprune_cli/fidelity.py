@@ -1,0 +1,65 @@
+"""The ``check`` job: the original and a pruned model on the same data or probes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterable
+
+from .data import check_fits, read_data
+from .errors import UsageError
+from .formats import read_model
+from .probes import Probes, synthesize
+from .report import CheckReport
+from .verify import DEFAULT_TOLERANCE, check_against, reference_outputs
+
+
+def check(
+    original: Any,
+    pruned: Any,
+    X: Any = None,
+    *,
+    tolerance: float = DEFAULT_TOLERANCE,
+    label_tolerance: float = 0.0,
+    source: str | None = None,
+) -> CheckReport:
+    """Compare every output method of ``pruned`` with ``original`` on ``X`` (or on probes)."""
+    if X is None:
+        probes = synthesize(original)
+        if probes is None:
+            return CheckReport(False, tolerance, 0, "no probe inputs could be made; pass data")
+    else:
+        probes = Probes(X, source or f"{len(X)} rows given by the caller")
+    reference = reference_outputs(original, probes.X, probes.source)
+    return check_against(reference, pruned, tolerance, label_tolerance)
+
+
+def load_check_data(data: Path | None, model: Any, key: str | None = None, field: str | None = None) -> Probes | None:
+    if data is None:
+        return None
+    probes = read_data(data, key, field)
+    check_fits(model, probes, data)
+    return probes
+
+
+def check_files(
+    original: Path,
+    pruned: Path,
+    *,
+    data: Path | None = None,
+    data_key: str | None = None,
+    data_field: str | None = None,
+    tolerance: float = DEFAULT_TOLERANCE,
+    label_tolerance: float = 0.0,
+    trust: Iterable[str] = (),
+) -> CheckReport:
+    if tolerance < 0 or not 0 <= label_tolerance <= 1:
+        raise UsageError("--tolerance must be >= 0 and --label-tolerance within 0..1")
+    trust = tuple(trust)
+    first = read_model(original, trust)
+    second = read_model(pruned, trust)
+    probes = load_check_data(data, first.model, data_key, data_field)
+    report = check(first.model, second.model, None if probes is None else probes.X,
+                   tolerance=tolerance, label_tolerance=label_tolerance,
+                   source=None if probes is None else probes.source)
+    report.original, report.pruned = first.info, second.info
+    return report
