@@ -139,7 +139,9 @@ def shrink(
     tolerance: TolOpt = 1e-3,
     label_tolerance: LabelTolOpt = 0.0,
     no_check: Annotated[bool, typer.Option("--no-check", help="Do not verify: lossy casts are applied unchecked (auto then means float32).")] = False,
-    keep: Annotated[Optional[list[str]], typer.Option("--keep", metavar="PATTERN", help="Leave arrays whose path matches this glob untouched (repeatable).")] = None,
+    keep: Annotated[Optional[list[str]], typer.Option("--keep", metavar="PATTERN", help="Leave arrays and attributes whose path matches this glob untouched, training-only ones included (repeatable).")] = None,
+    exclude: Annotated[Optional[list[str]], typer.Option("--exclude", metavar="PATTERN", help="Remove attributes whose path matches this glob (repeatable; the check must still pass).")] = None,
+    drop_importances: Annotated[bool, typer.Option("--drop-importances", help="Zero tree impurity and node weights (feature_importances_ is lost; predictions unchanged).")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Report what would change; write nothing.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing output file.")] = False,
     json_out: JsonOpt = False,
@@ -155,7 +157,7 @@ def shrink(
             source=_path_arg(model), output=output, preset=preset, cast=tuple(cast or ()), keep=tuple(keep or ()),
             zip=zip_, compression=compression, force=force, dry_run=dry_run, trust=tuple(trust or ()),
             check=not no_check, data=data, data_key=data_key, data_field=data_field, tolerance=tolerance,
-            label_tolerance=label_tolerance,
+            label_tolerance=label_tolerance, exclude=tuple(exclude or ()), drop_importances=drop_importances,
         )
         report = shrink_file(request)
         if json_out:

@@ -18,7 +18,7 @@ import numpy as np
 from .errors import FidelityError
 from .plan import Decision
 from .report import CheckReport
-from .rules import cast
+from .rules import Rung, cast
 from .verify import worst
 
 Check = Callable[[], CheckReport]
@@ -29,11 +29,14 @@ class Candidate:
 
     def __init__(self, decision: Decision) -> None:
         self.decision = decision
-        self.original: np.ndarray | None = decision.ref.values()
+        ref = decision.ref
+        # a replaceable array is swapped, so the original object survives as is; state held
+        # inside a compiled object (a Tree's values) is overwritten in place, so copy it first
+        self.original: np.ndarray | None = ref.values() if ref.replaceable else ref.values().copy()
         self.level = 0
 
     @property
-    def rung(self) -> np.dtype:
+    def rung(self) -> Rung:
         return self.decision.lossy[self.level]
 
     @property
@@ -41,16 +44,15 @@ class Candidate:
         return self.level < len(self.decision.lossy)
 
     def take_rung(self) -> None:
-        self._set(self.rung)
+        assert self.original is not None
+        self.decision.ref.assign(self.rung.apply(self.original))
+        self.decision.final = self.rung
 
     def take_safe(self) -> None:
-        self._set(self.decision.exact)
-
-    def _set(self, dtype: np.dtype | None) -> None:
         assert self.original is not None
-        values = self.original if dtype is None else cast(self.original, dtype)
-        self.decision.ref.replace(values)
-        self.decision.final = dtype
+        exact = self.decision.exact
+        self.decision.ref.assign(self.original if exact is None else cast(self.original, exact))
+        self.decision.final = exact
 
     def release(self) -> None:
         self.original = None
@@ -59,16 +61,20 @@ class Candidate:
 def apply_exact(decisions: Sequence[Decision]) -> None:
     for d in decisions:
         if d.exact is not None and not d.lossy:
-            d.ref.replace(cast(d.ref.values(), d.exact))
+            d.ref.assign(cast(d.ref.values(), d.exact))
             d.final = d.exact
 
 
 def apply_unchecked(decisions: Sequence[Decision]) -> None:
-    """What ``--no-check`` does: take the narrowest rung everywhere."""
+    """What ``--no-check`` does: the narrowest plain dtype everywhere; no rounding goes unchecked."""
     for d in decisions:
-        if d.target is not None:
-            d.ref.replace(cast(d.ref.values(), d.target))
-            d.final = d.target
+        plain = next((r for r in d.lossy if r.keep is None), None)
+        if plain is not None:
+            d.ref.assign(plain.apply(d.ref.values()))
+            d.final = plain
+        elif d.exact is not None:
+            d.ref.assign(cast(d.ref.values(), d.exact))
+            d.final = d.exact
 
 
 def _search(
@@ -120,15 +126,11 @@ def settle(decisions: Sequence[Decision], check: Check) -> CheckReport:
     else:
         raise FidelityError(f"even the exact-only model fails the check: {worst(report)}")
     last: CheckReport | None = baseline
-    if len(candidates) == 1:  # the failed check above already judged it
-        only = candidates[0]
-        only.decision.held.append(f"{only.rung.name}: {worst(report)}")
-        only.level += 1
-        pending = [only] if only.has_rung else []
-        groups = [pending]
-    else:
-        mid = len(candidates) // 2
-        pending, groups = candidates, [candidates[:mid], candidates[mid:]]
+    big, rest = _tiers(candidates)
+    for c in big:  # the largest arrays get the error budget first, one ladder step at a time
+        last = _descend(c, check, report if len(candidates) == 1 else None) or last
+    pending = [c for c in rest if c.has_rung]
+    groups = [pending] if pending else []
     while pending:
         rejected, last = _search(groups, check, last)
         for c in rejected:
@@ -139,3 +141,38 @@ def settle(decisions: Sequence[Decision], check: Check) -> CheckReport:
         groups = [pending]
     assert last is not None
     return last
+
+
+BIG_SHARE = 0.9
+BIG_COUNT = 4
+
+
+def _tiers(candidates: list[Candidate]) -> tuple[list[Candidate], list[Candidate]]:
+    """The few arrays that hold most of the bytes, and the rest."""
+    total = sum(c.decision.ref.nbytes for c in candidates)
+    big: list[Candidate] = []
+    covered = 0
+    for c in candidates:
+        if len(big) == BIG_COUNT or covered >= BIG_SHARE * total:
+            break
+        big.append(c)
+        covered += c.decision.ref.nbytes
+    return big, candidates[len(big):]
+
+
+def _descend(c: Candidate, check: Check, known_failure: CheckReport | None) -> CheckReport | None:
+    """Walk one array down its ladder until a rung passes; None when none does."""
+    if known_failure is not None:  # a lone candidate already failed at its first rung
+        c.decision.held.append(f"{c.rung.name}: {worst(known_failure)}")
+        c.level += 1
+    while c.has_rung:
+        c.take_rung()
+        report = check()
+        if report.passed:
+            c.release()
+            return report
+        c.take_safe()
+        c.decision.held.append(f"{c.rung.name}: {worst(report)}")
+        c.level += 1
+    c.release()
+    return None

@@ -14,7 +14,7 @@ from typing import Iterable
 import numpy as np
 
 from .estimators import knowledge_for
-from .rules import CastPlan, plan_cast
+from .rules import CastPlan, Rung, plan_cast, rounding_ladder
 from .walk import ArrayRef
 
 
@@ -29,30 +29,37 @@ class Decision:
 
     ref: ArrayRef
     exact: np.dtype | None
-    lossy: tuple[np.dtype, ...]
+    lossy: tuple[Rung, ...]
     reason: str
     locked: str = ""  # "", "frozen" or "dtype": what the registry or structure forbids
-    final: np.dtype | None = None
+    final: Rung | np.dtype | None = None  # a lossy rung, the exact dtype, or None (unchanged)
     held: list[str] = field(default_factory=list)
 
     @property
     def target(self) -> np.dtype | None:
         """The narrowest dtype on offer (what an unchecked run applies)."""
-        return self.lossy[0] if self.lossy else self.exact
+        return self.lossy[0].dtype if self.lossy else self.exact
 
     @property
     def action(self) -> str:
-        if self.held:
+        if self.held and self.final_dtype != self.target:
             return "held back"
         if self.final is None:
             return "kept"
-        return "exact" if self.final == self.exact else "cast"
+        if isinstance(self.final, Rung):
+            return "rounded" if self.final.keep is not None else "cast"
+        return "exact"
 
     def explain(self) -> str:
+        applied = self.final.name if self.final is not None else ""
         if not self.held:
+            if isinstance(self.final, Rung) and self.final.keep is not None:
+                return f"{applied}: {self.reason}"
             return self.reason
-        kept = self.final.name if self.final is not None else f"{self.ref.dtype.name} (unchanged)"
-        return "; ".join(self.held) + f"; kept {kept}"
+        kept = applied or f"{self.ref.dtype.name} (unchanged)"
+        if self.action == "held back":
+            return "; ".join(self.held) + f"; kept {kept}"
+        return f"{kept} ({self.reason}); finer rounding refused: " + "; ".join(self.held)
 
     def bytes_for(self, dtype: np.dtype | None) -> int:
         ref = self.ref
@@ -64,6 +71,10 @@ class Decision:
     def bytes_after(self) -> int:
         return self.bytes_for(self.target)
 
+    @property
+    def final_dtype(self) -> np.dtype | None:
+        return self.final.dtype if isinstance(self.final, Rung) else self.final
+
 
 def matches(path: str, aliases: Iterable[str], patterns: Iterable[str]) -> str | None:
     """The first pattern matching ``path`` or one of its aliases."""
@@ -71,6 +82,16 @@ def matches(path: str, aliases: Iterable[str], patterns: Iterable[str]) -> str |
     for pattern in patterns:
         if any(fnmatch.fnmatchcase(p, pattern) for p in candidates):
             return pattern
+    return None
+
+
+def _precision(table: dict[np.dtype, np.dtype]) -> int | None:
+    """How many mantissa bits the preset lets a float keep: 10 (float16), 23 (float32) or None."""
+    targets = {t for s, t in table.items() if s.kind == "f"}
+    if np.dtype(np.float16) in targets:
+        return 10
+    if np.dtype(np.float32) in targets:
+        return 23
     return None
 
 
@@ -86,14 +107,16 @@ def decide(ref: ArrayRef, table: dict[np.dtype, np.dtype], keep: Iterable[str] =
         return Decision(ref, None, (), f"{dtype} arrays are never cast", "frozen")
     if not ref.is_sparse and type(ref.array) is not np.ndarray:
         return Decision(ref, None, (), f"{type(ref.array).__name__} is kept as is", "frozen")
+    precision = _precision(table)
     if known is not None and known.effect == "dtype":
-        return Decision(ref, None, (), known.reason, "dtype")
+        rungs = rounding_ladder(dtype, ref.values().nbytes, precision) if not ref.is_sparse else ()
+        return Decision(ref, None, rungs, known.reason, "dtype")
     if not ref.replaceable:
         owner = ref.owner_class
         return Decision(ref, None, (), f"held inside compiled {owner} state", "dtype")
-    plan: CastPlan = plan_cast(ref.values(), table, lossless)
+    plan: CastPlan = plan_cast(ref.values(), table, lossless, aggressive=precision == 10)
     if known is not None and known.effect == "min-float32":
-        lossy = tuple(d for d in plan.lossy if d.itemsize >= 4)  # exact casts change no value: kept
+        lossy = tuple(r for r in plan.lossy if r.dtype.itemsize >= 4)  # exact casts change no value: kept
         reason = plan.reason if lossy == plan.lossy else f"{plan.reason}; not below float32: {known.reason}"
         return Decision(ref, plan.exact, lossy, reason)
     return Decision(ref, plan.exact, plan.lossy, plan.reason)

@@ -13,14 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
 from .errors import UsageError
-from .estimators.attributes import apply_attribute_knowledge
+from .estimators.apply import ObjectOptions, apply_object_knowledge
 from .fallback import apply_exact, apply_unchecked, settle
 from .plan import Decision, plan_arrays
 from .probes import Probes, synthesize
-from .report import ArrayChange, CheckReport, Transformed
+from .report import ArrayChange, CheckReport, Dropped, Transformed
 from .rules import CastRule, rule_table
 from .verify import DEFAULT_TOLERANCE, Reference, check_against, reference_outputs, rejudge
-from .walk import graph
 
 PRESET_NAMES = ("auto", "exact", "float32", "float16")
 SEARCH_MARGIN = 0.5
@@ -41,6 +40,9 @@ class PruneOptions:
     check: bool = True
     tolerance: float = DEFAULT_TOLERANCE
     label_tolerance: float = 0.0
+    exclude: tuple[str, ...] = ()
+    drop_training: bool = True
+    drop_importances: bool = False
 
     @classmethod
     def build(
@@ -53,7 +55,14 @@ class PruneOptions:
         if preset not in PRESET_NAMES:
             raise UsageError(f"unknown preset {preset!r}; choose one of {', '.join(PRESET_NAMES)}")
         rules = tuple(c if isinstance(c, CastRule) else CastRule.parse(c) for c in cast)
+        if "exclude" in extra:
+            extra["exclude"] = tuple(extra["exclude"])
         return cls(preset=preset, casts=rules, keep=tuple(keep), **extra)
+
+    def objects(self) -> ObjectOptions:
+        return ObjectOptions(keep=self.keep, exclude=self.exclude, drop_training=self.drop_training,
+                             drop_importances=self.drop_importances,
+                             importance_tolerance=self.tolerance * SEARCH_MARGIN)
 
     @property
     def effective_preset(self) -> str:
@@ -71,11 +80,12 @@ class PruneResult:
     decisions: list[Decision] = field(default_factory=list)
     changes: list[ArrayChange] = field(default_factory=list)
     transformed: list[Transformed] = field(default_factory=list)
+    dropped: list[Dropped] = field(default_factory=list)
     check: CheckReport | None = None
 
     @property
     def bytes_before(self) -> int:
-        return sum(c.bytes_before for c in self.changes)
+        return sum(c.bytes_before for c in self.changes) + sum(d.bytes for d in self.dropped)
 
     @property
     def bytes_after(self) -> int:
@@ -126,13 +136,12 @@ def _apply(model: Any, decisions: Sequence[Decision], options: PruneOptions, ref
 def prune_model(model: Any, options: PruneOptions, inputs: Probes | None = None) -> PruneResult:
     """Prune ``model`` in place and say what changed and how it was checked."""
     reference = make_reference(model, inputs) if options.check else None
-    found = graph(model)
-    transformed = apply_attribute_knowledge(found.owners, options.keep)
+    found, transformed, dropped = apply_object_knowledge(model, options.objects())
     decisions = plan_arrays(found.arrays, options.table(), options.keep, options.lossless)
     before = [(str(d.ref.dtype), d.ref.nbytes) for d in decisions]
     report = _apply(model, decisions, options, reference)
     changes = [describe(d, dtype, nbytes) for d, (dtype, nbytes) in zip(decisions, before)]
-    return PruneResult(model, decisions, changes, transformed, report)
+    return PruneResult(model, decisions, changes, transformed, dropped, report)
 
 
 def prune(
@@ -141,9 +150,12 @@ def prune(
     preset: str = "auto",
     cast: Iterable[str | CastRule] = (),
     keep: Iterable[str] = (),
+    exclude: Iterable[str] = (),
     X: Any = None,
     tolerance: float = DEFAULT_TOLERANCE,
     check: bool = True,
+    drop_training: bool = True,
+    drop_importances: bool = False,
     inplace: bool = False,
 ) -> Any:
     """Return a smaller copy of ``estimator`` (or shrink it in place).
@@ -152,7 +164,8 @@ def prune(
     plain scikit-learn object. Lossy casts are kept only where outputs on ``X``
     (or on probes made from the model) stay within ``tolerance``.
     """
-    options = PruneOptions.build(preset, cast, keep, check=check, tolerance=tolerance)
+    options = PruneOptions.build(preset, cast, keep, check=check, tolerance=tolerance, exclude=exclude,
+                                 drop_training=drop_training, drop_importances=drop_importances)
     model = estimator if inplace else copy.deepcopy(estimator)
     inputs = Probes(X, f"{len(X)} rows given by the caller") if X is not None else None
     return prune_model(model, options, inputs).model

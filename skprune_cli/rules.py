@@ -15,6 +15,7 @@ from typing import Iterable
 import numpy as np
 
 from .errors import UsageError
+from .rounding import bitround, floor_round, mantissa_bits
 
 FLOATS = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
 SIGNED = tuple(np.dtype(t) for t in (np.int8, np.int16, np.int32, np.int64))
@@ -66,6 +67,61 @@ def rule_table(preset: str, casts: Iterable[CastRule] = ()) -> dict[np.dtype, np
     return table
 
 
+ROUND_MIN_BYTES = 64 * 1024  # smaller arrays only get plain dtype rungs: rounding them saves nothing
+
+
+@dataclass(frozen=True)
+class Rung:
+    """One lossy step: a dtype, optionally with fewer mantissa bits and a floor grid.
+
+    ``keep`` mantissa bits are kept (None: all the dtype has); values below
+    ``max|x| * 2**-floor`` are rounded to multiples of that step.
+    """
+
+    dtype: np.dtype
+    keep: int | None = None
+    floor: int | None = None
+
+    @property
+    def name(self) -> str:
+        extra = [f"{self.keep} mantissa bits"] if self.keep is not None else []
+        extra += [f"floor 2^-{self.floor} of max"] if self.floor is not None else []
+        return self.dtype.name + (f" ({', '.join(extra)})" if extra else "")
+
+    def apply(self, values: np.ndarray) -> np.ndarray:
+        out = cast(values, self.dtype) if values.dtype != self.dtype else values
+        if self.keep is None:
+            return out if out is not values else values.copy()
+        if self.floor is None:
+            return bitround(out, self.keep)
+        return floor_round(out, self.keep, self.floor)
+
+
+def ladder(source: np.dtype, dtypes: Iterable[np.dtype], nbytes: int, aggressive: bool) -> tuple[Rung, ...]:
+    """Lossy rungs, most compressible first: rounding rungs for big arrays when the preset is
+    aggressive (float16 allowed), then each allowed dtype as it is."""
+    dtypes = list(dtypes)
+    rungs: list[Rung] = []
+    for dtype in dtypes:
+        if aggressive and nbytes >= ROUND_MIN_BYTES and dtype == FLOATS[0]:
+            rungs += [Rung(dtype, 10, 11), Rung(dtype, 10, 13)]
+        rungs.append(Rung(dtype))
+    return tuple(rungs)
+
+
+def rounding_ladder(dtype: np.dtype, nbytes: int, preset_bits: int | None) -> tuple[Rung, ...]:
+    """Rungs for arrays that must keep their dtype: fewer mantissa bits, same dtype.
+
+    ``preset_bits`` is the precision the preset allows (10 for float16-like,
+    23 for float32-like); None means no value may change.
+    """
+    if preset_bits is None or dtype.kind != "f" or mantissa_bits(dtype) <= preset_bits:
+        return ()
+    if preset_bits >= 23 or nbytes < ROUND_MIN_BYTES:
+        return (Rung(dtype, 23),) if mantissa_bits(dtype) > 23 else ()
+    return (Rung(dtype, 10, 12), Rung(dtype, 16, 20), Rung(dtype, 23))
+
+
 @dataclass(frozen=True)
 class CastPlan:
     """What ``values`` may become.
@@ -76,13 +132,13 @@ class CastPlan:
     """
 
     exact: np.dtype | None
-    lossy: tuple[np.dtype, ...]
+    lossy: tuple[Rung, ...]
     reason: str
 
     @property
     def target(self) -> np.dtype | None:
         """The narrowest dtype on offer, checked or not."""
-        return self.lossy[0] if self.lossy else self.exact
+        return self.lossy[0].dtype if self.lossy else self.exact
 
 
 def _chunks(values: np.ndarray) -> Iterable[np.ndarray]:
@@ -129,7 +185,7 @@ def _fits(lo: int, hi: int, dtype: np.dtype) -> bool:
     return info.min <= lo and hi <= info.max
 
 
-def plan_float(values: np.ndarray, table: dict[np.dtype, np.dtype], lossless: bool = True) -> CastPlan:
+def plan_float(values: np.ndarray, table: dict[np.dtype, np.dtype], lossless: bool = True, aggressive: bool = False) -> CastPlan:
     exact = _narrowest_float_exact(values) if lossless else None
     wanted = table.get(values.dtype)
     if wanted is None:
@@ -146,7 +202,8 @@ def plan_float(values: np.ndarray, table: dict[np.dtype, np.dtype], lossless: bo
             continue
         lossy.append(candidate)
     if lossy:
-        return CastPlan(exact, tuple(lossy), f"rule {values.dtype.name}={wanted.name}{note}")
+        rungs = ladder(values.dtype, lossy, values.nbytes, aggressive)
+        return CastPlan(exact, rungs, f"rule {values.dtype.name}={wanted.name}{note}")
     if exact is not None:
         return CastPlan(exact, (), f"values are exact in {exact.name}")
     return CastPlan(None, (), f"kept{note}")
@@ -168,11 +225,13 @@ def plan_int(values: np.ndarray, table: dict[np.dtype, np.dtype]) -> CastPlan:
     return CastPlan(None, (), f"values {lo}..{hi} do not fit {wanted.name}")
 
 
-def plan_cast(values: np.ndarray, table: dict[np.dtype, np.dtype], lossless: bool = True) -> CastPlan:
+def plan_cast(
+    values: np.ndarray, table: dict[np.dtype, np.dtype], lossless: bool = True, aggressive: bool = False
+) -> CastPlan:
     """The narrowest acceptable dtype for ``values`` under ``table``."""
     kind = values.dtype.kind
     if kind == "f":
-        return plan_float(values, table, lossless)
+        return plan_float(values, table, lossless, aggressive)
     if kind in "iu":
         return plan_int(values, table)
     return CastPlan(None, (), f"{values.dtype} arrays are never cast")

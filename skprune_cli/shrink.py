@@ -33,13 +33,16 @@ class ShrinkRequest:
     data_field: str | None = None
     tolerance: float = DEFAULT_TOLERANCE
     label_tolerance: float = 0.0
+    exclude: tuple[str, ...] = ()
+    drop_importances: bool = False
 
 
 def shrink_file(request: ShrinkRequest) -> ShrinkReport:
     if request.tolerance < 0 or not 0 <= request.label_tolerance <= 1:
         raise UsageError("--tolerance must be >= 0 and --label-tolerance within 0..1")
     options = PruneOptions.build(request.preset, request.cast, request.keep, check=request.check,
-                                 tolerance=request.tolerance, label_tolerance=request.label_tolerance)
+                                 tolerance=request.tolerance, label_tolerance=request.label_tolerance,
+                                 exclude=request.exclude, drop_importances=request.drop_importances)
     if request.output is None and not request.dry_run:
         raise UsageError("missing -o/--output (or pass --dry-run to only report)")
     if request.data is not None and not request.check:
@@ -68,7 +71,7 @@ def shrink_file(request: ShrinkRequest) -> ShrinkReport:
         preset=options.effective_preset if request.preset != "auto" else "auto",
         casts=[str(c) for c in options.casts],
         arrays=result.changes,
-        dropped=[],
+        dropped=result.dropped,
         memory_bytes_before=result.bytes_before,
         memory_bytes_after=result.bytes_after,
         disk_ratio=(output.bytes / loaded.info.bytes) if output and loaded.info.bytes else None,

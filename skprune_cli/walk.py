@@ -163,6 +163,17 @@ class ArrayRef:
         """The numeric payload: the array itself, or a sparse matrix's data."""
         return self.array.data if self.is_sparse else self.array
 
+    def assign(self, new_values: np.ndarray) -> None:
+        """Replace the payload where possible; otherwise overwrite it in place (same dtype)."""
+        if self.replaceable or self.is_sparse:
+            self.replace(new_values)
+            return
+        payload = self.values()
+        if new_values.dtype != payload.dtype or new_values.shape != payload.shape:
+            raise TypeError(f"{self.path} lives inside a compiled object: only same-dtype values can be written")
+        if new_values is not payload:
+            np.copyto(payload, new_values)
+
     def replace(self, new_values: np.ndarray) -> None:
         """Swap the numeric payload everywhere this array is held."""
         if self.is_sparse:
@@ -211,10 +222,12 @@ class _Frame:
 
 @dataclass
 class Graph:
-    """What a traversal found: the arrays, and every Python object whose attributes it read."""
+    """What a traversal found: the arrays, every Python object whose attributes it read, and
+    every compiled object (``Tree``, ``KDTree``) whose pickled state it read."""
 
     arrays: list[ArrayRef]
     owners: list[tuple[str, Any]]
+    compiled: list[tuple[str, Any]]
 
 
 def walk(root: Any) -> list[ArrayRef]:
@@ -226,6 +239,7 @@ def graph(root: Any) -> Graph:
     refs: dict[int, ArrayRef] = {}
     order: list[ArrayRef] = []
     owners: list[tuple[str, Any]] = []
+    compiled: list[tuple[str, Any]] = []
     seen: set[int] = set()
     stack: list[_Frame] = [_Frame(root, "", root, "", None)]
     keep_alive: list[Any] = []  # state tuples/dicts built on the fly must outlive id() checks
@@ -250,9 +264,11 @@ def graph(root: Any) -> Graph:
         seen.add(id(value))
         if getattr(value, "__dict__", None):
             owners.append((frame.path, value))
+        elif not isinstance(value, (dict, list, tuple, np.ndarray)):
+            compiled.append((frame.path, value))
         children = list(_children(value, frame, keep_alive))
         stack.extend(reversed(children))
-    return Graph(order, owners)
+    return Graph(order, owners, compiled)
 
 
 def _children(value: Any, frame: _Frame, keep_alive: list[Any]) -> Iterator[_Frame]:

@@ -82,8 +82,10 @@ def test_entry_prevents_a_breaking_cast(factory, attrs, dtype):
     pruned = prune(model, preset=preset)
     for name, ref in reference.items():
         new = getattr(pruned, name)(X)
-        if name == "predict":
+        if name == "predict" and hasattr(model, "classes_"):
             np.testing.assert_array_equal(new, ref)
+        else:  # values of dtype-locked arrays may still be rounded, within the tolerance
+            assert np.abs(new - ref).max() <= 1e-3 * np.abs(ref).max()
     kept = [r for r in walk(pruned) if r.attr in attrs and r.dtype.kind == "f"]
     assert kept and all(r.dtype == np.float64 for r in kept)
 
@@ -156,7 +158,10 @@ def test_input_samples_feed_the_probes(owner):
 
 
 def test_every_entry_has_a_test():
-    tested = set(BREAKS) | set(SAMPLE_MODELS) | {"*", "Tree", "BinaryTree64", "CountVectorizer", "DictionaryLearning"}
+    from test_training_only import DROPS
+
+    tested = set(BREAKS) | set(SAMPLE_MODELS) | set(DROPS) | {
+        "*", "Tree", "TreePredictor", "BinaryTree64", "CountVectorizer", "DictionaryLearning"}
     assert {entry.owners[0] for entry in REGISTRY} <= tested
 
 

@@ -17,6 +17,11 @@ Effects:
     No cast below float32: the output depends discontinuously on these values
     (an argmax, a support set), so a float16 change can flip it where no probe
     happened to look.
+``drop``
+    Training-only: no prediction method reads it. Removed by default (kept
+    with ``--keep``); ``check_is_fitted`` still passes without it.
+``tree-exact`` / ``hgb-exact``
+    Exact transforms of tree state (``trees.py``, ``hist_trees.py``).
 ``input-samples``
     Rows are points in the model's input space (training samples, centres):
     the fidelity check draws probe inputs around and between them.
@@ -31,7 +36,7 @@ import fnmatch
 from dataclasses import dataclass
 from typing import Any, Iterable, Literal
 
-Effect = Literal["frozen", "dtype", "min-float32", "python-ints", "input-samples"]
+Effect = Literal["frozen", "dtype", "min-float32", "python-ints", "input-samples", "drop", "tree-exact", "hgb-exact"]
 
 
 @dataclass(frozen=True)
@@ -54,7 +59,7 @@ def _class_names(owner: Any) -> set[str]:
 REGISTRY: tuple[Knowledge, ...] = (
     Knowledge(
         ("*",),
-        ("classes_", "categories_", "feature_names_in_", "vocabulary_", "stop_words_",
+        ("classes_", "categories_", "feature_names_in_", "vocabulary_",
          "drop_idx_", "_drop_idx_after_grouping", "_infrequent_indices", "infrequent_categories_"),
         "frozen",
         "labels and lookup data: predictions and column positions are read from them verbatim",
@@ -123,6 +128,31 @@ REGISTRY: tuple[Knowledge, ...] = (
     Knowledge(("Nystroem",), ("components_",), "input-samples", "Nystroem's components are training samples"),
     Knowledge(("KernelPCA",), ("X_fit_",), "input-samples", "the stored training samples"),
     Knowledge(("EmpiricalCovariance",), ("location_",), "input-samples", "the estimated centre of the data"),
+    Knowledge(("LogisticRegressionCV",), ("coefs_paths_", "scores_"), "drop",
+              "every fold's coefficient path and score, kept for inspection; predict uses coef_ and intercept_"),
+    Knowledge(("BaseSearchCV", "RFECV", "RidgeCV", "RidgeClassifierCV", "GraphicalLassoCV"), ("cv_results_",), "drop",
+              "cross-validation results; prediction uses the refitted estimator"),
+    Knowledge(("LinearModelCV", "LarsCV", "LassoLarsCV"), ("mse_path_", "cv_alphas_"), "drop",
+              "per-fold error paths of the alpha search; predict uses coef_ and intercept_"),
+    Knowledge(("Lars", "LassoLars", "LarsCV", "LassoLarsCV", "LassoLarsIC"), ("coef_path_",), "drop",
+              "the coefficients along the whole regularisation path; predict uses coef_"),
+    Knowledge(("BaseForest", "BaseBagging"), ("oob_decision_function_", "oob_prediction_"), "drop",
+              "out-of-bag predictions for the training rows; oob_score_ (a float) is kept"),
+    Knowledge(("BaseGradientBoosting",), ("train_score_", "oob_improvement_", "oob_scores_"), "drop",
+              "per-stage training losses; prediction reads the trees and init_"),
+    Knowledge(("BaseHistGradientBoosting",), ("train_score_", "validation_score_"), "drop",
+              "per-iteration scores from fitting; prediction reads the predictors"),
+    Knowledge(("BaseMultilayerPerceptron",), ("loss_curve_", "validation_scores_", "_optimizer", "_best_coefs",
+                                               "_best_intercepts"), "drop",
+              "training history and optimiser state (partial_fit restarts Adam's moments without them); "
+              "predict uses coefs_ and intercepts_"),
+    Knowledge(("CountVectorizer", "TfidfVectorizer"), ("stop_words_",), "drop",
+              "terms cut by max_df/min_df/max_features (sklearn < 1.5 kept them); transform uses vocabulary_"),
+    Knowledge(("Tree",), ("*",), "tree-exact",
+              "thresholds on the float32 grid, internal node values zeroed, padding zeroed, impurity and node "
+              "weights rounded as far as feature_importances_ allows; predictions and apply() unchanged"),
+    Knowledge(("TreePredictor",), ("nodes",), "hgb-exact",
+              "internal node values and split gains zeroed, padding zeroed; predictions unchanged"),
     Knowledge(
         ("Tree",),
         ("nodes", "values"),
@@ -132,8 +162,8 @@ REGISTRY: tuple[Knowledge, ...] = (
     Knowledge(
         ("BinaryTree64",),
         ("*",),
-        "dtype",
-        "KD/Ball tree state is typed for float64 data and intp indices in compiled code",
+        "frozen",
+        "KD/Ball tree node bounds are derived from the exact data and typed for float64/intp in compiled code",
     ),
 )
 
@@ -149,6 +179,7 @@ def knowledge_for(owner: Any, attr: str, registry: Iterable[Knowledge] = REGISTR
 
 
 ATTRIBUTE_EFFECTS = ("python-ints",)
+OBJECT_EFFECTS = ("tree-exact", "hgb-exact")
 
 
 def attribute_knowledge(owner: Any, attr: str, registry: Iterable[Knowledge] = REGISTRY) -> list[Knowledge]:
@@ -160,3 +191,13 @@ def sample_attributes(owner: Any, registry: Iterable[Knowledge] = REGISTRY) -> l
     """Attributes of ``owner`` whose rows are points in its input space."""
     return [(attr, e) for e in registry if e.effect == "input-samples"
             for attr in e.attrs if e.applies(owner, attr) and hasattr(owner, attr)]
+
+
+def droppable(owner: Any, attr: str, registry: Iterable[Knowledge] = REGISTRY) -> Knowledge | None:
+    """The training-only entry for ``owner.attr``, if any."""
+    return next((e for e in registry if e.effect == "drop" and e.applies(owner, attr)), None)
+
+
+def object_effect(obj: Any, registry: Iterable[Knowledge] = REGISTRY) -> Knowledge | None:
+    """The exact-transform entry for a whole object (a Tree, a TreePredictor), if any."""
+    return next((e for e in registry if e.effect in OBJECT_EFFECTS and e.applies(obj, e.attrs[0])), None)

@@ -19,7 +19,7 @@ HERE = Path(__file__).resolve().parent
 CACHE = HERE / ".cache"
 sys.path.insert(0, str(HERE.parent))
 
-from corpus import documents  # noqa: E402
+from corpus import documents, labelled_documents  # noqa: E402
 
 N_DOCS = 11314  # the size of the classic 20-newsgroups training set
 
@@ -39,7 +39,78 @@ def text_svd() -> tuple[Any, Any]:
     return model, test
 
 
-BUILDERS: dict[str, Callable[[], tuple[Any, Any]]] = {"text_svd": text_svd}
+def text_lrcv() -> tuple[Any, Any]:
+    from collections import Counter
+
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegressionCV
+    from sklearn.pipeline import make_pipeline
+
+    docs, labels = labelled_documents(N_DOCS + 1500, lines_per_doc=80)
+    top = {name for name, _ in Counter(labels).most_common(4)}
+    y = np.array([label if label in top else "other" for label in labels])
+    model = make_pipeline(TfidfVectorizer(), LogisticRegressionCV(Cs=5, cv=3, max_iter=300))
+    model.fit(docs[:N_DOCS], y[:N_DOCS])
+    return model, docs[N_DOCS:]
+
+
+def _table(kind: str, n_rows: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.datasets import make_classification, make_regression
+
+    if kind == "regression":
+        X, y = make_regression(n_rows, 20, n_informative=12, noise=10.0, random_state=seed)
+    else:
+        X, y = make_classification(n_rows, 20, n_informative=10, n_classes=3, flip_y=0.2, random_state=seed)
+    return X, y
+
+
+def extra_trees() -> tuple[Any, Any]:
+    from sklearn.ensemble import ExtraTreesRegressor
+
+    X, y = _table("regression", 22000)
+    return ExtraTreesRegressor(40, random_state=0, n_jobs=2).fit(X[:20000], y[:20000]), X[20000:]
+
+
+def random_forest() -> tuple[Any, Any]:
+    from sklearn.ensemble import RandomForestClassifier
+
+    X, y = _table("classification", 32000)
+    return RandomForestClassifier(100, random_state=0, n_jobs=2).fit(X[:30000], y[:30000]), X[30000:]
+
+
+def gradient_boosting() -> tuple[Any, Any]:
+    from sklearn.ensemble import GradientBoostingRegressor
+
+    X, y = _table("regression", 12000, seed=1)
+    return GradientBoostingRegressor(n_estimators=300, random_state=0).fit(X[:10000], y[:10000]), X[10000:]
+
+
+def hist_gradient_boosting() -> tuple[Any, Any]:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    X, y = _table("classification", 32000, seed=2)
+    model = HistGradientBoostingClassifier(max_iter=200, early_stopping=False, random_state=0)
+    return model.fit(X[:30000], y[:30000]), X[30000:]
+
+
+def mlp() -> tuple[Any, Any]:
+    from sklearn.datasets import make_classification
+    from sklearn.neural_network import MLPClassifier
+
+    X, y = make_classification(6000, 100, n_informative=40, n_classes=5, random_state=3)
+    model = MLPClassifier((256, 256), max_iter=60, random_state=0).fit(X[:5000], y[:5000])
+    return model, X[5000:]
+
+
+BUILDERS: dict[str, Callable[[], tuple[Any, Any]]] = {
+    "text_svd": text_svd,
+    "text_lrcv": text_lrcv,
+    "extra_trees": extra_trees,
+    "random_forest": random_forest,
+    "gradient_boosting": gradient_boosting,
+    "hist_gradient_boosting": hist_gradient_boosting,
+    "mlp": mlp,
+}
 
 
 def build(name: str) -> tuple[Any, Any]:

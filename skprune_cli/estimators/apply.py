@@ -1,0 +1,110 @@
+"""Applying the registry's whole-attribute and whole-object knowledge to a model.
+
+Runs before any array is planned: training-only attributes (and those the
+user excludes) are removed, vocabularies get Python ints, trees and
+HistGradientBoosting predictors get their exact transforms. Each step reports
+what it did, aggregated so a 500-tree forest is one line, not 500.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from ..report import Dropped, Transformed
+from ..walk import Graph, array_nbytes, graph, join, walk
+from .attributes import apply_attribute_knowledge
+from .hist_trees import PredictorSummary, transform_predictor
+from .registry import droppable, object_effect
+from .trees import TreeSummary, transform_tree
+
+
+@dataclass
+class ObjectOptions:
+    keep: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    drop_training: bool = True
+    drop_importances: bool = False
+    importance_tolerance: float = 5e-4
+
+
+def _matches(path: str, patterns: Iterable[str]) -> str | None:
+    return next((p for p in patterns if fnmatch.fnmatchcase(path, p)), None)
+
+
+def attribute_bytes(value: Any) -> int:
+    return sum(array_nbytes(ref.array) for ref in walk(value))
+
+
+def drop_attributes(owners: Iterable[tuple[str, Any]], options: ObjectOptions) -> list[Dropped]:
+    dropped = []
+    for path, owner in owners:
+        for attr in list(vars(owner)):
+            full = join(path, attr)
+            if _matches(full, options.keep):
+                continue
+            user = _matches(full, options.exclude)
+            entry = droppable(owner, attr) if options.drop_training else None
+            if user is None and entry is None:
+                continue
+            reason = f"matches --exclude {user}" if user else f"training only: {entry.reason}"  # type: ignore[union-attr]
+            size = attribute_bytes(getattr(owner, attr))
+            delattr(owner, attr)
+            dropped.append(Dropped(full, type(owner).__name__, size, reason))
+    return dropped
+
+
+def transform_objects(found: Graph, options: ObjectOptions) -> list[Transformed]:
+    trees, predictors = TreeSummary(), PredictorSummary()
+    tree_paths: list[str] = []
+    predictor_paths: list[str] = []
+    reasons: dict[str, str] = {}
+    for path, obj in [*found.compiled, *found.owners]:
+        if _matches(path, options.keep):
+            continue
+        entry = object_effect(obj)
+        if entry is None:
+            continue
+        reasons[entry.effect] = entry.reason
+        if entry.effect == "tree-exact":
+            transform_tree(obj, trees, options.importance_tolerance, options.drop_importances)
+            tree_paths.append(path)
+        else:
+            transform_predictor(obj, predictors)
+            predictor_paths.append(path)
+    out: list[Transformed] = []
+    if trees.trees:
+        bits = (f"impurity and node weights at {min(trees.importance_bits)}-{max(trees.importance_bits)} mantissa bits "
+                f"(feature_importances_ within {trees.worst_importance_error:.1e})" if trees.importance_bits else
+                "impurity and node weights zeroed (--drop-importances)" if options.drop_importances else
+                "impurity and node weights kept")
+        detail = (f"{trees.trees} trees, {trees.nodes} nodes: thresholds on the float32 grid, "
+                  f"{trees.internal_values_zeroed} internal values zeroed, {bits}")
+        out.append(Transformed(_common(tree_paths), "Tree", "tree-exact", detail, reasons["tree-exact"]))
+    if predictors.predictors:
+        detail = (f"{predictors.predictors} predictors: {predictors.internal_values_zeroed} internal values "
+                  "and all split gains zeroed")
+        out.append(Transformed(_common(predictor_paths), "TreePredictor", "hgb-exact", detail, reasons["hgb-exact"]))
+    return out
+
+
+def _common(paths: list[str]) -> str:
+    """``estimators_.*.tree_`` for many paths that differ only in indices."""
+    if len(paths) == 1:
+        return paths[0]
+    parts = [p.split(".") for p in paths]
+    if len({len(p) for p in parts}) != 1:
+        return f"{paths[0]} (and {len(paths) - 1} more)"
+    return ".".join(seg[0] if len(set(seg)) == 1 else "*" for seg in zip(*parts))
+
+
+def apply_object_knowledge(model: Any, options: ObjectOptions) -> tuple[Graph, list[Transformed], list[Dropped]]:
+    """Drop, then transform; returns the graph of what is left."""
+    found = graph(model)
+    dropped = drop_attributes(found.owners, options)
+    if dropped:
+        found = graph(model)
+    transformed = apply_attribute_knowledge(found.owners, options.keep)
+    transformed += transform_objects(found, options)
+    return found, transformed, dropped

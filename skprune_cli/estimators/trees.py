@@ -1,0 +1,123 @@
+"""Exact transforms of scikit-learn ``Tree`` state, done in place on the tree's own arrays.
+
+sklearn refuses a ``Tree`` whose node layout or value dtype differs from its
+own, so nothing is cast; values are changed where no prediction can notice:
+
+- thresholds move down to the float32 grid (the largest float32 <= the
+  threshold): every tree entry point casts X to float32, and for a float32 x,
+  ``x <= t`` holds exactly when ``x <= float32_floor(t)``;
+- values of internal nodes become 0: predict, predict_proba and the partial
+  dependence recursion read leaves only (``export_text``/``plot_tree`` then
+  show 0 for internal nodes);
+- the 7 padding bytes after ``missing_go_to_left`` become 0 (they hold
+  whatever memory the tree was built in);
+- ``impurity``, ``weighted_n_node_samples`` and ``n_node_samples`` keep only
+  as many mantissa bits as ``feature_importances_`` needs to stay within the
+  importance tolerance (or become 0 with ``drop_importances``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import numpy as np
+from sklearn.tree._tree import Tree
+
+from ..rounding import bitround
+
+TREE_LEAF = -1
+IMPORTANCE_BITS = (6, 8, 10, 12, 16, 20, 26, 52)
+
+
+@dataclass
+class TreeSummary:
+    trees: int = 0
+    nodes: int = 0
+    internal_values_zeroed: int = 0
+    importance_bits: list[int] = field(default_factory=list)
+    worst_importance_error: float = 0.0
+
+
+def padding_ranges(dtype: np.dtype) -> list[tuple[int, int]]:
+    """Byte ranges of a structured dtype that belong to no field."""
+    used = sorted((offset, offset + dtype.fields[name][0].itemsize)
+                  for name, (_, offset, *_) in dtype.fields.items())
+    gaps, cursor = [], 0
+    for start, end in used:
+        if start > cursor:
+            gaps.append((cursor, start))
+        cursor = max(cursor, end)
+    if cursor < dtype.itemsize:
+        gaps.append((cursor, dtype.itemsize))
+    return gaps
+
+
+def zero_padding(records: np.ndarray) -> None:
+    if not records.flags.c_contiguous or records.size == 0:
+        return
+    raw = records.view(np.uint8).reshape(records.shape[0], records.dtype.itemsize)
+    for start, end in padding_ranges(records.dtype):
+        raw[:, start:end] = 0
+
+
+def float32_floor(values: np.ndarray) -> np.ndarray:
+    """The largest float32 not above each value, as float64."""
+    with np.errstate(over="ignore"):
+        nearest = values.astype(np.float32)
+    too_high = nearest.astype(np.float64) > values
+    nearest[too_high] = np.nextafter(nearest[too_high], np.float32(-np.inf))
+    return nearest.astype(np.float64)
+
+
+def _importance_error(ref: np.ndarray, new: np.ndarray) -> float:
+    scale = float(np.abs(ref).max(initial=0.0))
+    diff = float(np.abs(new - ref).max(initial=0.0))
+    return diff / scale if scale > 0 else diff
+
+
+def _round_importance_fields(tree: Tree, nodes: np.ndarray, tolerance: float, summary: TreeSummary) -> None:
+    """The fewest mantissa bits that keep this tree's normalised importances within ``tolerance``."""
+    if tree.node_count <= 1:
+        return
+    with np.errstate(invalid="ignore", divide="ignore"):
+        reference = tree.compute_feature_importances()
+    impurity = nodes["impurity"].copy()
+    weights = nodes["weighted_n_node_samples"].copy()
+    counts = nodes["n_node_samples"].copy()
+    for bits in IMPORTANCE_BITS:
+        nodes["impurity"] = bitround(impurity, bits)
+        nodes["weighted_n_node_samples"] = bitround(weights, bits)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            error = _importance_error(reference, tree.compute_feature_importances())
+        if error <= tolerance:
+            nodes["n_node_samples"] = np.round(bitround(counts.astype(np.float64), bits)).astype(counts.dtype)
+            summary.importance_bits.append(bits)
+            summary.worst_importance_error = max(summary.worst_importance_error, error)
+            return
+    nodes["impurity"], nodes["weighted_n_node_samples"] = impurity, weights
+
+
+def transform_tree(tree: Tree, summary: TreeSummary, importance_tolerance: float, drop_importances: bool) -> None:
+    state = tree.__getstate__()
+    nodes, values = state["nodes"], state["values"]  # views of the tree's own memory
+    inner = nodes["left_child"] != TREE_LEAF
+    nodes["threshold"][inner] = float32_floor(nodes["threshold"][inner])
+    values[inner] = 0.0
+    zero_padding(nodes)
+    if drop_importances:
+        for name in ("impurity", "weighted_n_node_samples", "n_node_samples"):
+            nodes[name] = 0
+    else:
+        _round_importance_fields(tree, nodes, importance_tolerance, summary)
+    summary.trees += 1
+    summary.nodes += int(tree.node_count)
+    summary.internal_values_zeroed += int(values[inner].size)
+
+
+def transform_trees(trees: Iterable[Any], importance_tolerance: float = 5e-4, drop_importances: bool = False) -> TreeSummary:
+    summary = TreeSummary()
+    for tree in trees:
+        if isinstance(tree, Tree):
+            transform_tree(tree, summary, importance_tolerance, drop_importances)
+    return summary
