@@ -114,7 +114,7 @@ def decide(ref: ArrayRef, table: dict[np.dtype, np.dtype], keep: Iterable[str] =
     if not ref.replaceable:
         owner = ref.owner_class
         return Decision(ref, None, (), f"held inside compiled {owner} state", "dtype")
-    plan: CastPlan = plan_cast(ref.values(), table, lossless, aggressive=precision == 10)
+    plan: CastPlan = plan_cast(ref.values(), table, lossless)
     if known is not None and known.effect == "min-float32":
         lossy = tuple(r for r in plan.lossy if r.dtype.itemsize >= 4)  # exact casts change no value: kept
         reason = plan.reason if lossy == plan.lossy else f"{plan.reason}; not below float32: {known.reason}"

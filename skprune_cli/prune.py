@@ -15,6 +15,7 @@ from typing import Any, Iterable, Sequence
 from .errors import UsageError
 from .estimators.apply import ObjectOptions, apply_object_knowledge
 from .fallback import apply_exact, apply_unchecked, settle
+from .layout import choose_layouts
 from .plan import Decision, plan_arrays
 from .probes import Probes, synthesize
 from .report import ArrayChange, CheckReport, Dropped, Transformed
@@ -116,7 +117,10 @@ def make_reference(model: Any, inputs: Probes | None) -> Reference | None:
     return reference if reference.outputs else None
 
 
-def _apply(model: Any, decisions: Sequence[Decision], options: PruneOptions, reference: Reference | None) -> CheckReport | None:
+def _apply(
+    model: Any, decisions: Sequence[Decision], options: PruneOptions, reference: Reference | None,
+    transformed: list[Transformed],
+) -> CheckReport | None:
     if not options.check:
         apply_unchecked(decisions)
         return None
@@ -129,8 +133,16 @@ def _apply(model: Any, decisions: Sequence[Decision], options: PruneOptions, ref
         return None
     # probes are not the user's data: lossy casts must pass with half the tolerance to spare
     strict = options.tolerance * SEARCH_MARGIN
-    final = settle(decisions, lambda: check_against(reference, model, strict, options.label_tolerance))
-    return rejudge(final, options.tolerance, options.label_tolerance)
+
+    def check() -> CheckReport:
+        return check_against(reference, model, strict, options.label_tolerance)
+
+    final = settle(decisions, check)
+    switched, approved = choose_layouts(decisions, check)
+    for path in switched:
+        transformed.append(Transformed(path, "", "layout", "stored column by column (Fortran order)",
+                                       "the same values compress better in this order"))
+    return rejudge(approved or final, options.tolerance, options.label_tolerance)
 
 
 def prune_model(model: Any, options: PruneOptions, inputs: Probes | None = None) -> PruneResult:
@@ -139,7 +151,7 @@ def prune_model(model: Any, options: PruneOptions, inputs: Probes | None = None)
     found, transformed, dropped = apply_object_knowledge(model, options.objects())
     decisions = plan_arrays(found.arrays, options.table(), options.keep, options.lossless)
     before = [(str(d.ref.dtype), d.ref.nbytes) for d in decisions]
-    report = _apply(model, decisions, options, reference)
+    report = _apply(model, decisions, options, reference, transformed)
     changes = [describe(d, dtype, nbytes) for d, (dtype, nbytes) in zip(decisions, before)]
     return PruneResult(model, decisions, changes, transformed, dropped, report)
 

@@ -74,6 +74,9 @@ def render_shrink(report: ShrinkReport, console: Console, limit: int = 25) -> No
             ratio = f" ({report.disk_ratio:.3f} of the input, {factor})"
         console.print(f"on disk:   {human(report.input.bytes)} -> {human(report.output.bytes)}{ratio}"
                       f"  [{report.output.format}, compression {report.compression}]")
+        if report.best_saving_estimate:
+            console.print(f"--compression best would likely save at least {human(report.best_saving_estimate)} more "
+                          "(estimated from samples; LZMA gains more on whole arrays; slower to write)")
         console.print(f"load with: {report.load_command}", soft_wrap=True)
     elif report.dry_run:
         console.print("dry run: nothing written")

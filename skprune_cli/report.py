@@ -150,5 +150,7 @@ class ShrinkReport(_Doc):
     transformed: list[Transformed] = field(default_factory=list)
     check: CheckReport | None = None
     compression: str = "none"
+    compression_members: dict[str, int] | None = None  # archive members per method
+    best_saving_estimate: int | None = None  # bytes --compression best would save (estimated)
     notes: list[str] = field(default_factory=list)
     schema: str = SHRINK_SCHEMA

@@ -25,21 +25,25 @@ def mantissa_bits(dtype: np.dtype) -> int:
     return _MANTISSA[np.dtype(dtype).itemsize]
 
 
-def bitround(values: np.ndarray, keep: int) -> np.ndarray:
-    """A copy of ``values`` with all but ``keep`` mantissa bits zeroed (round to nearest even)."""
+def bitround(values: np.ndarray, keep: int | np.ndarray) -> np.ndarray:
+    """A copy of ``values`` with all but ``keep`` mantissa bits zeroed (round to nearest even).
+
+    ``keep`` may be an array (one precision per element, same shape).
+    """
     dtype = values.dtype
-    drop = mantissa_bits(dtype) - keep
-    if drop <= 0:
-        return values.copy()
     uint = _UINT[dtype.itemsize]
-    bits = np.ascontiguousarray(values).view(uint)
+    drop = np.clip(mantissa_bits(dtype) - np.asarray(keep), 0, mantissa_bits(dtype)).astype(uint)
+    if not drop.any():
+        return values.copy()
+    bits = np.ascontiguousarray(values).view(uint).reshape(values.shape)
     one = uint(1)
-    half_minus_one = uint((1 << (drop - 1)) - 1)
-    mask = ~uint((1 << drop) - 1)
+    # for drop == 0 these are 0 and ~0: the value passes unchanged
+    half_minus_one = np.where(drop > 0, (one << np.maximum(drop, one) - one) - one, 0).astype(uint)
+    mask = ~((one << drop) - one)
     with np.errstate(over="ignore"):
-        lsb = (bits >> uint(drop)) & one
-        rounded = ((bits + half_minus_one + lsb) & mask).view(dtype)
-    out = rounded.reshape(values.shape)
+        lsb = (bits >> drop) & one
+        lsb = np.where(drop > 0, lsb, 0).astype(uint)
+        out = ((bits + half_minus_one + lsb) & mask).view(dtype)
     keep_as_is = ~np.isfinite(values) | ~np.isfinite(out)  # NaN/inf stay; never round up into inf
     if keep_as_is.any():
         out[keep_as_is] = values[keep_as_is]

@@ -67,7 +67,7 @@ def rule_table(preset: str, casts: Iterable[CastRule] = ()) -> dict[np.dtype, np
     return table
 
 
-ROUND_MIN_BYTES = 64 * 1024  # smaller arrays only get plain dtype rungs: rounding them saves nothing
+ROUND_MIN_BYTES = 64 * 1024  # smaller arrays keep all their bits: rounding them saves nothing
 
 
 @dataclass(frozen=True)
@@ -97,18 +97,6 @@ class Rung:
         return floor_round(out, self.keep, self.floor)
 
 
-def ladder(source: np.dtype, dtypes: Iterable[np.dtype], nbytes: int, aggressive: bool) -> tuple[Rung, ...]:
-    """Lossy rungs, most compressible first: rounding rungs for big arrays when the preset is
-    aggressive (float16 allowed), then each allowed dtype as it is."""
-    dtypes = list(dtypes)
-    rungs: list[Rung] = []
-    for dtype in dtypes:
-        if aggressive and nbytes >= ROUND_MIN_BYTES and dtype == FLOATS[0]:
-            rungs += [Rung(dtype, 10, 11), Rung(dtype, 10, 13)]
-        rungs.append(Rung(dtype))
-    return tuple(rungs)
-
-
 def rounding_ladder(dtype: np.dtype, nbytes: int, preset_bits: int | None) -> tuple[Rung, ...]:
     """Rungs for arrays that must keep their dtype: fewer mantissa bits, same dtype.
 
@@ -119,7 +107,7 @@ def rounding_ladder(dtype: np.dtype, nbytes: int, preset_bits: int | None) -> tu
         return ()
     if preset_bits >= 23 or nbytes < ROUND_MIN_BYTES:
         return (Rung(dtype, 23),) if mantissa_bits(dtype) > 23 else ()
-    return (Rung(dtype, 10, 12), Rung(dtype, 16, 20), Rung(dtype, 23))
+    return (Rung(dtype, 8, 10), Rung(dtype, 10, 12), Rung(dtype, 16, 20), Rung(dtype, 23))
 
 
 @dataclass(frozen=True)
@@ -185,7 +173,7 @@ def _fits(lo: int, hi: int, dtype: np.dtype) -> bool:
     return info.min <= lo and hi <= info.max
 
 
-def plan_float(values: np.ndarray, table: dict[np.dtype, np.dtype], lossless: bool = True, aggressive: bool = False) -> CastPlan:
+def plan_float(values: np.ndarray, table: dict[np.dtype, np.dtype], lossless: bool = True) -> CastPlan:
     exact = _narrowest_float_exact(values) if lossless else None
     wanted = table.get(values.dtype)
     if wanted is None:
@@ -202,8 +190,7 @@ def plan_float(values: np.ndarray, table: dict[np.dtype, np.dtype], lossless: bo
             continue
         lossy.append(candidate)
     if lossy:
-        rungs = ladder(values.dtype, lossy, values.nbytes, aggressive)
-        return CastPlan(exact, rungs, f"rule {values.dtype.name}={wanted.name}{note}")
+        return CastPlan(exact, tuple(Rung(d) for d in lossy), f"rule {values.dtype.name}={wanted.name}{note}")
     if exact is not None:
         return CastPlan(exact, (), f"values are exact in {exact.name}")
     return CastPlan(None, (), f"kept{note}")
@@ -225,13 +212,11 @@ def plan_int(values: np.ndarray, table: dict[np.dtype, np.dtype]) -> CastPlan:
     return CastPlan(None, (), f"values {lo}..{hi} do not fit {wanted.name}")
 
 
-def plan_cast(
-    values: np.ndarray, table: dict[np.dtype, np.dtype], lossless: bool = True, aggressive: bool = False
-) -> CastPlan:
+def plan_cast(values: np.ndarray, table: dict[np.dtype, np.dtype], lossless: bool = True) -> CastPlan:
     """The narrowest acceptable dtype for ``values`` under ``table``."""
     kind = values.dtype.kind
     if kind == "f":
-        return plan_float(values, table, lossless, aggressive)
+        return plan_float(values, table, lossless)
     if kind in "iu":
         return plan_int(values, table)
     return CastPlan(None, (), f"{values.dtype} arrays are never cast")

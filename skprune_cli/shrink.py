@@ -55,12 +55,13 @@ def shrink_file(request: ShrinkRequest) -> ShrinkReport:
     inputs = load_check_data(request.data, loaded.model, request.data_key, request.data_field)
     result = prune_model(loaded.model, options, inputs)
 
-    output = None
+    output = written = None
     trusted: list[str] = []
     command = ""
     if target is not None and not request.dry_run:
         written = write_model(
-            result.model, request.output, target, force=request.force, inputs=(request.source,)  # type: ignore[arg-type]
+            result.model, request.output, target, force=request.force, inputs=(request.source,),  # type: ignore[arg-type]
+            estimate_best=target.format == "skops" and target.compression == "deflate",
         )
         output, trusted = written.info, written.trusted
         command = load_command(request.output, target, trusted)  # type: ignore[arg-type]
@@ -80,6 +81,8 @@ def shrink_file(request: ShrinkRequest) -> ShrinkReport:
         transformed=result.transformed,
         check=result.check,
         compression=target.compression if target else "none",
+        compression_members=written.methods if output else None,
+        best_saving_estimate=written.best_saving if output and target.compression == "deflate" else None,  # type: ignore[union-attr]
     )
 
 

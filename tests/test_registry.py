@@ -161,7 +161,7 @@ def test_every_entry_has_a_test():
     from test_training_only import DROPS
 
     tested = set(BREAKS) | set(SAMPLE_MODELS) | set(DROPS) | {
-        "*", "Tree", "TreePredictor", "BinaryTree64", "CountVectorizer", "DictionaryLearning"}
+        "*", "Tree", "TreePredictor", "BinaryTree64", "CountVectorizer", "DictionaryLearning", "BaseDecisionTree"}
     assert {entry.owners[0] for entry in REGISTRY} <= tested
 
 
@@ -182,3 +182,23 @@ def test_vocabulary_values_become_python_ints(tmp_path, text_nb, docs):
     with zipfile.ZipFile(before) as a, zipfile.ZipFile(after) as b:
         assert len(a.namelist()) > len(vectorizer.vocabulary_) > 100 > len(b.namelist())
     assert after.stat().st_size < 0.8 * before.stat().st_size
+
+
+def test_fitted_random_states_of_sub_estimators_become_none():
+    import zipfile
+
+    import skops.io as sio
+    from sklearn.ensemble import GradientBoostingRegressor
+
+    from zoo import data
+
+    X_train, _, y_train, X_test = data()
+    model = GradientBoostingRegressor(n_estimators=30, random_state=0).fit(X_train, y_train)
+    assert isinstance(model.estimators_[0, 0].random_state, np.random.RandomState)
+    pruned = prune(model, preset="exact")
+    assert all(t.random_state is None for t in pruned.estimators_.ravel())
+    assert pruned.random_state == 0  # the parameter the user set is untouched
+    np.testing.assert_array_equal(pruned.predict(X_test), model.predict(X_test))
+    with zipfile.ZipFile(__import__("io").BytesIO(sio.dumps(model))) as before, \
+            zipfile.ZipFile(__import__("io").BytesIO(sio.dumps(pruned))) as after:
+        assert len(before.namelist()) - len(after.namelist()) >= 30  # one RandomState copy per tree gone

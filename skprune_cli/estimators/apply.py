@@ -17,7 +17,7 @@ from ..walk import Graph, array_nbytes, graph, join, walk
 from .attributes import apply_attribute_knowledge
 from .hist_trees import PredictorSummary, transform_predictor
 from .registry import droppable, object_effect
-from .trees import TreeSummary, transform_tree
+from .trees import Tree, TreeSummary, round_importances, transform_tree
 
 
 @dataclass
@@ -55,9 +55,26 @@ def drop_attributes(owners: Iterable[tuple[str, Any]], options: ObjectOptions) -
     return dropped
 
 
+def _importance_groups(found: Graph, trees: list[tuple[str, Tree]]) -> list[tuple[Any, list[Tree]]]:
+    """Trees grouped under the outermost estimator that reports feature_importances_ for them."""
+    by_path = dict(trees)
+    groups: list[tuple[Any, list[Tree]]] = []
+    claimed: set[str] = set()
+    for path, owner in found.owners:
+        if not hasattr(type(owner), "feature_importances_"):
+            continue
+        prefix = f"{path}." if path else ""
+        members = [p for p in by_path if p.startswith(prefix) and p not in claimed]
+        if members:
+            claimed.update(members)
+            groups.append((owner, [by_path[p] for p in members]))
+    groups += [(by_path[p], [by_path[p]]) for p in by_path if p not in claimed]
+    return groups
+
+
 def transform_objects(found: Graph, options: ObjectOptions) -> list[Transformed]:
     trees, predictors = TreeSummary(), PredictorSummary()
-    tree_paths: list[str] = []
+    tree_objects: list[tuple[str, Tree]] = []
     predictor_paths: list[str] = []
     reasons: dict[str, str] = {}
     for path, obj in [*found.compiled, *found.owners]:
@@ -68,11 +85,15 @@ def transform_objects(found: Graph, options: ObjectOptions) -> list[Transformed]
             continue
         reasons[entry.effect] = entry.reason
         if entry.effect == "tree-exact":
-            transform_tree(obj, trees, options.importance_tolerance, options.drop_importances)
-            tree_paths.append(path)
+            transform_tree(obj, trees, options.drop_importances)
+            tree_objects.append((path, obj))
         else:
             transform_predictor(obj, predictors)
             predictor_paths.append(path)
+    if not options.drop_importances:
+        for source, group in _importance_groups(found, tree_objects):
+            round_importances(source, group, options.importance_tolerance, trees)
+    tree_paths = [p for p, _ in tree_objects]
     out: list[Transformed] = []
     if trees.trees:
         bits = (f"impurity and node weights at {min(trees.importance_bits)}-{max(trees.importance_bits)} mantissa bits "

@@ -29,7 +29,19 @@ def _python_ints(owner: Any, attr: str) -> str | None:
     return f"{changed} numpy integer values -> Python int" if changed else None
 
 
-EFFECTS: dict[str, Callable[[Any, str], str | None]] = {"python-ints": _python_ints}
+def _fitted_rng(owner: Any, attr: str) -> str | None:
+    if isinstance(getattr(owner, attr), np.random.RandomState):
+        setattr(owner, attr, None)
+        return "RandomState -> None"
+    return None
+
+
+EFFECTS: dict[str, Callable[[Any, str], str | None]] = {"python-ints": _python_ints, "fitted-rng": _fitted_rng}
+ONLY_INSIDE_FITTED = {"fitted-rng"}  # not for the model the user fitted, only for what it fitted
+
+
+def _inside_fitted(path: str) -> bool:
+    return any(part.endswith("_") for part in path.split(".")[:-1])
 
 
 def apply_attribute_knowledge(
@@ -37,6 +49,8 @@ def apply_attribute_knowledge(
 ) -> list[Transformed]:
     keep = tuple(keep)
     changes = []
+    grouped: dict[str, list[str]] = {}
+    about: dict[str, tuple[str, str, str]] = {}
     for path, owner in owners:
         for attr in list(vars(owner)):
             full = join(path, attr)
@@ -44,7 +58,18 @@ def apply_attribute_knowledge(
                 continue
             entry: Knowledge
             for entry in attribute_knowledge(owner, attr):
+                if entry.effect in ONLY_INSIDE_FITTED and not _inside_fitted(full):
+                    continue
                 detail = EFFECTS[entry.effect](owner, attr)
-                if detail:
-                    changes.append(Transformed(full, type(owner).__name__, entry.effect, detail, entry.reason))
+                if not detail:
+                    continue
+                if entry.effect in ONLY_INSIDE_FITTED:
+                    grouped.setdefault(entry.effect, []).append(full)
+                    about[entry.effect] = (type(owner).__name__, detail, entry.reason)
+                    continue
+                changes.append(Transformed(full, type(owner).__name__, entry.effect, detail, entry.reason))
+    for effect, paths in grouped.items():
+        owner_name, detail, reason = about[effect]
+        changes.append(Transformed(paths[0] if len(paths) == 1 else f"{paths[0]} (and {len(paths) - 1} more)",
+                                   owner_name, effect, f"{len(paths)} sub-estimators: {detail}", reason))
     return changes

@@ -17,6 +17,10 @@ Effects:
     No cast below float32: the output depends discontinuously on these values
     (an argmax, a support set), so a float16 change can flip it where no probe
     happened to look.
+``fitted-rng``
+    A sub-estimator inside a fitted ensemble holds a numpy ``RandomState`` as
+    its ``random_state`` parameter; it is only used to fit that sub-estimator
+    and becomes ``None`` (the ensemble's own parameter is left alone).
 ``drop``
     Training-only: no prediction method reads it. Removed by default (kept
     with ``--keep``); ``check_is_fitted`` still passes without it.
@@ -36,7 +40,8 @@ import fnmatch
 from dataclasses import dataclass
 from typing import Any, Iterable, Literal
 
-Effect = Literal["frozen", "dtype", "min-float32", "python-ints", "input-samples", "drop", "tree-exact", "hgb-exact"]
+Effect = Literal["frozen", "dtype", "min-float32", "python-ints", "fitted-rng", "input-samples", "drop", "tree-exact",
+                 "hgb-exact"]
 
 
 @dataclass(frozen=True)
@@ -128,6 +133,9 @@ REGISTRY: tuple[Knowledge, ...] = (
     Knowledge(("Nystroem",), ("components_",), "input-samples", "Nystroem's components are training samples"),
     Knowledge(("KernelPCA",), ("X_fit_",), "input-samples", "the stored training samples"),
     Knowledge(("EmpiricalCovariance",), ("location_",), "input-samples", "the estimated centre of the data"),
+    Knowledge(("BaseDecisionTree",), ("random_state",), "fitted-rng",
+              "GradientBoosting hands one RandomState to all its trees; skops writes a 2.5 KB copy of its state "
+              "for every tree, and no tree uses it after fitting"),
     Knowledge(("LogisticRegressionCV",), ("coefs_paths_", "scores_"), "drop",
               "every fold's coefficient path and score, kept for inspection; predict uses coef_ and intercept_"),
     Knowledge(("BaseSearchCV", "RFECV", "RidgeCV", "RidgeClassifierCV", "GraphicalLassoCV"), ("cv_results_",), "drop",
@@ -178,7 +186,7 @@ def knowledge_for(owner: Any, attr: str, registry: Iterable[Knowledge] = REGISTR
     return found[0] if found else None
 
 
-ATTRIBUTE_EFFECTS = ("python-ints",)
+ATTRIBUTE_EFFECTS = ("python-ints", "fitted-rng")
 OBJECT_EFFECTS = ("tree-exact", "hgb-exact")
 
 

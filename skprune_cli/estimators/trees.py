@@ -13,7 +13,9 @@ own, so nothing is cast; values are changed where no prediction can notice:
   whatever memory the tree was built in);
 - ``impurity``, ``weighted_n_node_samples`` and ``n_node_samples`` keep only
   as many mantissa bits as ``feature_importances_`` needs to stay within the
-  importance tolerance (or become 0 with ``drop_importances``).
+  importance tolerance (or become 0 with ``drop_importances``). A node's
+  share of the importances shrinks with its weight, so a node holding
+  1/2^d of the root's weight keeps d bits fewer.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from sklearn.tree._tree import Tree
 from ..rounding import bitround
 
 TREE_LEAF = -1
-IMPORTANCE_BITS = (6, 8, 10, 12, 16, 20, 26, 52)
+IMPORTANCE_BITS = (4, 6, 8, 9, 10, 11, 12, 13, 14, 16, 20, 26, 52)
 
 
 @dataclass
@@ -76,29 +78,72 @@ def _importance_error(ref: np.ndarray, new: np.ndarray) -> float:
     return diff / scale if scale > 0 else diff
 
 
-def _round_importance_fields(tree: Tree, nodes: np.ndarray, tolerance: float, summary: TreeSummary) -> None:
-    """The fewest mantissa bits that keep this tree's normalised importances within ``tolerance``."""
-    if tree.node_count <= 1:
-        return
+def _importances(source: Any) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
-        reference = tree.compute_feature_importances()
-    impurity = nodes["impurity"].copy()
-    weights = nodes["weighted_n_node_samples"].copy()
-    counts = nodes["n_node_samples"].copy()
+        if isinstance(source, Tree):
+            return source.compute_feature_importances()
+        return np.asarray(source.feature_importances_, dtype=np.float64)
+
+
+class _Fields:
+    """A tree's importance fields before rounding, and each node's weight relative to the root."""
+
+    def __init__(self, tree: Tree) -> None:
+        self.nodes = tree.__getstate__()["nodes"]
+        self.impurity = self.nodes["impurity"].copy()
+        self.weights = self.nodes["weighted_n_node_samples"].copy()
+        self.counts = self.nodes["n_node_samples"].copy()
+        root = self.weights[0] if len(self.weights) and self.weights[0] > 0 else 1.0
+        with np.errstate(divide="ignore"):
+            self.lighter = np.floor(np.log2(root / np.maximum(self.weights, root * 2.0**-52))).astype(np.int64)
+
+    def round(self, bits: int) -> None:
+        keep = np.clip(bits - self.lighter, 0, 52)
+        self.nodes["impurity"] = bitround(self.impurity, keep)
+        self.nodes["weighted_n_node_samples"] = bitround(self.weights, keep)
+
+    def finish(self, bits: int) -> None:
+        keep = np.clip(bits - self.lighter, 0, 52)
+        self.nodes["n_node_samples"] = np.round(bitround(self.counts.astype(np.float64), keep)).astype(self.counts.dtype)
+
+    def restore(self) -> None:
+        self.nodes["impurity"], self.nodes["weighted_n_node_samples"] = self.impurity, self.weights
+
+
+def round_importances(source: Any, trees: list[Tree], tolerance: float, summary: TreeSummary) -> None:
+    """The fewest mantissa bits that keep ``source``'s feature_importances_ within ``tolerance``.
+
+    ``source`` is the estimator users ask for importances (a forest averages
+    its trees', so their rounding errors partly cancel) or a lone tree.
+    """
+    trees = [t for t in trees if t.node_count > 1]
+    if not trees:
+        return
+    try:
+        reference = _importances(source)
+    except Exception:  # noqa: BLE001 - no importances to keep: round tree by tree instead
+        if isinstance(source, Tree):
+            return
+        for tree in trees:
+            round_importances(tree, [tree], tolerance, summary)
+        return
+    fields = [_Fields(t) for t in trees]
     for bits in IMPORTANCE_BITS:
-        nodes["impurity"] = bitround(impurity, bits)
-        nodes["weighted_n_node_samples"] = bitround(weights, bits)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            error = _importance_error(reference, tree.compute_feature_importances())
+        for f in fields:
+            f.round(bits)
+        error = _importance_error(reference, _importances(source))
         if error <= tolerance:
-            nodes["n_node_samples"] = np.round(bitround(counts.astype(np.float64), bits)).astype(counts.dtype)
+            for f in fields:
+                f.finish(bits)
             summary.importance_bits.append(bits)
             summary.worst_importance_error = max(summary.worst_importance_error, error)
             return
-    nodes["impurity"], nodes["weighted_n_node_samples"] = impurity, weights
+    for f in fields:
+        f.restore()
 
 
-def transform_tree(tree: Tree, summary: TreeSummary, importance_tolerance: float, drop_importances: bool) -> None:
+def transform_tree(tree: Tree, summary: TreeSummary, drop_importances: bool) -> None:
+    """The structural exact changes; importance fields are rounded per estimator afterwards."""
     state = tree.__getstate__()
     nodes, values = state["nodes"], state["values"]  # views of the tree's own memory
     inner = nodes["left_child"] != TREE_LEAF
@@ -108,16 +153,17 @@ def transform_tree(tree: Tree, summary: TreeSummary, importance_tolerance: float
     if drop_importances:
         for name in ("impurity", "weighted_n_node_samples", "n_node_samples"):
             nodes[name] = 0
-    else:
-        _round_importance_fields(tree, nodes, importance_tolerance, summary)
     summary.trees += 1
     summary.nodes += int(tree.node_count)
     summary.internal_values_zeroed += int(values[inner].size)
 
 
 def transform_trees(trees: Iterable[Any], importance_tolerance: float = 5e-4, drop_importances: bool = False) -> TreeSummary:
+    """Exact transforms of loose trees, each tree rounding for its own importances."""
     summary = TreeSummary()
     for tree in trees:
         if isinstance(tree, Tree):
-            transform_tree(tree, summary, importance_tolerance, drop_importances)
+            transform_tree(tree, summary, drop_importances)
+            if not drop_importances:
+                round_importances(tree, [tree], importance_tolerance, summary)
     return summary

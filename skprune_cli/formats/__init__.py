@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import stat
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
@@ -19,14 +18,10 @@ from ..errors import InputRefused, UsageError
 from ..report import FileInfo
 from .atomic import atomic_write, check_target
 from .pickle_io import read_pickle, sniff_compression, write_pickle
-from .skops_io import MemberPolicy, read_skops, uniform_policy, write_skops
+from .compression import Policy
+from .skops_io import read_skops, write_skops
 
-SKOPS_COMPRESSION = {
-    "none": zipfile.ZIP_STORED,
-    "deflate": zipfile.ZIP_DEFLATED,
-    "bzip2": zipfile.ZIP_BZIP2,
-    "lzma": zipfile.ZIP_LZMA,
-}
+SKOPS_COMPRESSION = ("none", "deflate", "bzip2", "lzma", "best")
 PICKLE_SUFFIXES = {
     ".pkl": None, ".pickle": None,
     ".pkl.gz": "gzip", ".pickle.gz": "gzip",
@@ -41,7 +36,8 @@ class Target:
     """How a path is written: format plus compression (a skops method or a pickle codec)."""
 
     format: str  # "skops" | "pickle"
-    compression: str  # skops: none/deflate/bzip2/lzma; pickle: none/gzip/xz/bz2
+    compression: str  # skops: none/deflate/bzip2/lzma/best; pickle: none/gzip/xz/bz2
+    best: bool = False  # pickles: the codec's strongest setting
 
 
 def _suffix(path: Path) -> str:
@@ -62,14 +58,17 @@ def target_for(path: Path, zip: bool = False, compression: str | None = None) ->
         return Target("skops", method)
     if suffix in PICKLE_SUFFIXES:
         codec = PICKLE_SUFFIXES[suffix]
+        if compression not in (None, "none", "best", *PICKLE_BY_COMPRESSION):
+            raise UsageError(f"--compression {compression}: choose one of {', '.join(SKOPS_COMPRESSION)}")
         if codec is None and (zip or compression not in (None, "none")):
             raise UsageError(
                 f"{path}: a compressed pickle needs a name that says so, e.g. {path.name}.gz "
                 "(.gz, .xz or .bz2), so that standard loaders know to decompress it"
             )
-        if codec is not None and compression not in (None, "none") and PICKLE_BY_COMPRESSION.get(compression) != codec:
+        if codec is not None and compression not in (None, "none", "best") and \
+                PICKLE_BY_COMPRESSION.get(compression) != codec:
             raise UsageError(f"{path}: --compression {compression} contradicts the {suffix} suffix")
-        return Target("pickle", codec or "none")
+        return Target("pickle", codec or "none", best=compression == "best")
     raise UsageError(f"{path}: unknown output format; use .skops, .pkl, .pkl.gz, .pkl.xz or .pkl.bz2")
 
 
@@ -98,6 +97,8 @@ def check_input(path: Path) -> None:
 class Written:
     info: FileInfo
     trusted: list[str]  # types a skops reader must pass as trusted=
+    best_saving: int = 0  # estimated bytes --compression best would save (plain --zip only)
+    methods: dict[str, int] | None = None  # member count per compression method
 
 
 @dataclass
@@ -155,18 +156,21 @@ def write_model(
     *,
     force: bool = False,
     inputs: tuple[Path, ...] = (),
-    policy: MemberPolicy | None = None,
+    estimate_best: bool = False,
 ) -> Written:
-    """Write atomically; a skops ``policy`` overrides the uniform compression."""
+    """Write atomically; with ``estimate_best``, a DEFLATE archive also says what ``best`` would save."""
     path = Path(path)
     check_target(path, force, inputs)
     trusted: list[str] = []
+    policy = Policy(target.compression, estimate=estimate_best)
     with atomic_write(path, force) as handle:
         if target.format == "skops":
-            trusted = write_skops(model, handle, policy or uniform_policy(SKOPS_COMPRESSION[target.compression]))
+            trusted = write_skops(model, handle, policy)
         else:
-            write_pickle(model, handle, None if target.compression == "none" else target.compression)
-    return Written(FileInfo(str(path), target.format, path.stat().st_size), trusted)
+            codec = None if target.compression == "none" else target.compression
+            write_pickle(model, handle, codec, level=9 if target.best else None)
+    return Written(FileInfo(str(path), target.format, path.stat().st_size), trusted, policy.best_saving,
+                   policy.chosen or None)
 
 
 def load_command(path: Path, target: Target, trusted: list[str]) -> str:

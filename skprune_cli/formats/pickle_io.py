@@ -146,7 +146,8 @@ def write_pickle(obj: Any, handle: BinaryIO, compression: str | None = None, lev
     if compression == "gzip":
         stream: Any = gzip.GzipFile(fileobj=handle, mode="wb", compresslevel=level or 6, mtime=0)
     elif compression == "xz":
-        stream = lzma.LZMAFile(handle, mode="wb", preset=level if level is not None else 6)
+        preset = (9 | lzma.PRESET_EXTREME) if level == 9 else 6
+        stream = lzma.LZMAFile(handle, mode="wb", preset=preset)
     elif compression == "bz2":
         stream = bz2.BZ2File(handle, mode="wb", compresslevel=level or 9)
     else:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import zipfile
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterable
+from typing import Any, BinaryIO, Iterable
 
 import skops
 import skops.io  # noqa: F401 - registers skops' state dispatchers
@@ -21,6 +21,7 @@ from skops.io._audit import get_tree
 from skops.io._utils import LoadContext, SaveContext, get_state
 
 from ..errors import InputRefused
+from .compression import Policy, tuned_lzma
 
 try:  # skops >= 0.16 validates the protocol here
     from skops.io._utils import read_schema as _read_schema
@@ -29,17 +30,6 @@ except ImportError:  # pragma: no cover - older skops
     def _read_schema(zip_file: zipfile.ZipFile) -> tuple[dict[str, Any], LoadContext]:
         schema = json.loads(zip_file.read("schema.json"))
         return schema, LoadContext(src=zip_file, protocol=schema["protocol"])
-
-
-# A member's compression: zipfile method and level, chosen from its name and size.
-MemberPolicy = Callable[[str, int], tuple[int, int | None]]
-
-
-def uniform_policy(method: int, level: int | None = None) -> MemberPolicy:
-    def choose(name: str, size: int) -> tuple[int, int | None]:
-        return method, level
-
-    return choose
 
 
 def untrusted_types(zip_file: zipfile.ZipFile, trust: Iterable[str]) -> tuple[Any, list[str]]:
@@ -77,7 +67,7 @@ def read_skops(path: Path, trust: Iterable[str] = ()) -> Any:
 class _PolicyZip:
     """What skops' ``SaveContext`` needs of a zip file, with per-member compression."""
 
-    def __init__(self, zip_file: zipfile.ZipFile, policy: MemberPolicy) -> None:
+    def __init__(self, zip_file: zipfile.ZipFile, policy: Policy) -> None:
         self._zip = zip_file
         self._policy = policy
         self._names: set[str] = set()
@@ -86,12 +76,17 @@ class _PolicyZip:
         return self._names
 
     def writestr(self, name: str, data: Any) -> None:
-        size = memoryview(data).nbytes if not isinstance(data, str) else len(data)
-        method, level = self._policy(name, size)
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        choice = self._policy.choose(name, data)
         info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
-        info.compress_type = method
+        info.compress_type = choice.method
         info.external_attr = 0o644 << 16
-        self._zip.writestr(info, data, compress_type=method, compresslevel=level)
+        if choice.lzma is not None:
+            with tuned_lzma(choice.lzma):
+                self._zip.writestr(info, data, compress_type=choice.method)
+        else:
+            self._zip.writestr(info, data, compress_type=choice.method, compresslevel=choice.level)
         self._names.add(name)
 
 
@@ -109,7 +104,7 @@ def audit_schema(schema: dict[str, Any], trust: Iterable[str] = ()) -> list[str]
     return sorted(tree.get_unsafe_set())
 
 
-def write_skops(obj: Any, handle: BinaryIO, policy: MemberPolicy) -> list[str]:
+def write_skops(obj: Any, handle: BinaryIO, policy: Policy) -> list[str]:
     """Write the archive; return the types a reader must pass to ``skops.io.load(trusted=...)``."""
     with zipfile.ZipFile(handle, "w", allowZip64=True) as zip_file:
         members = _PolicyZip(zip_file, policy)
