@@ -201,3 +201,39 @@ def test_fifo_is_refused_not_read(tmp_path):
 def test_missing_file_is_a_usage_error(tmp_path):
     with pytest.raises(UsageError, match="no such file"):
         load_model(tmp_path / "nope.skops")
+
+
+def test_best_compression_mixes_methods_and_loads_plainly(tmp_path, text_svd, docs):
+    import struct
+
+    from skprune_cli.formats.compression import Policy
+
+    path = save_model(text_svd, tmp_path / "best.skops", compression="best")
+    plain = save_model(text_svd, tmp_path / "deflate.skops", compression="deflate")
+    assert path.stat().st_size < plain.stat().st_size
+    with zipfile.ZipFile(path) as archive:
+        methods = {i.compress_type for i in archive.infolist()}
+        lzma_members = [i for i in archive.infolist() if i.compress_type == zipfile.ZIP_LZMA]
+        assert lzma_members and methods <= {zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA, zipfile.ZIP_STORED}
+        # the LZMA properties are tuned to the array's element size (lc/lp/pb differ from zipfile's 3/0/2)
+        with open(path, "rb") as raw:
+            raw.seek(lzma_members[0].header_offset + 26)
+            name_len, extra_len = struct.unpack("<HH", raw.read(4))
+            raw.seek(name_len + extra_len, 1)
+            props = raw.read(9)[4]
+        assert props != 3 + 9 * (0 + 5 * 2)
+    model = load_plain(path)
+    np.testing.assert_allclose(model.transform(docs[:20]), text_svd.transform(docs[:20]))
+    assert Policy("best").choose("x.bin", b"").method == zipfile.ZIP_STORED
+
+
+def test_deflate_estimates_what_best_would_save(tmp_path, text_svd, runner):
+    import json as _json
+
+    from skprune_cli.cli import app
+
+    source = save(text_svd, tmp_path / "m.skops")
+    doc = _json.loads(runner.invoke(app, ["shrink", str(source), "-o", str(tmp_path / "z.skops"), "--zip",
+                                          "--json"]).stdout)
+    assert doc["compression"] == "deflate" and doc["best_saving_estimate"] > 0
+    assert doc["compression_members"] == {"deflate": doc["compression_members"]["deflate"]}
