@@ -18,6 +18,7 @@ from rich.console import Console
 from . import __version__
 from .errors import EXIT_FIDELITY, EXIT_USAGE, SkpruneError
 from .fidelity import check_files
+from .formats import Limits
 from .inspection import inspect_model
 from .render import render_check, render_inspect, render_shrink
 from .shrink import ShrinkRequest, shrink_file
@@ -43,6 +44,8 @@ DataKeyOpt = Annotated[Optional[str], typer.Option("--data-key", help="Array nam
 DataFieldOpt = Annotated[Optional[str], typer.Option("--data-field", help="Field holding the document in a .jsonl file (default: text).")]
 TolOpt = Annotated[float, typer.Option("--tolerance", help="Largest accepted relative error max|new-ref|/max|ref| per output method.")]
 LabelTolOpt = Annotated[float, typer.Option("--label-tolerance", help="Fraction of predicted labels allowed to change (default 0: identical).")]
+MaxSizeOpt = Annotated[Optional[str], typer.Option("--max-size", metavar="SIZE", help="Refuse files that expand beyond this (default 16G), e.g. 64G.")]
+MaxRatioOpt = Annotated[Optional[float], typer.Option("--max-ratio", help="Refuse archive members over 64 MiB that expand more than this many times (default 100).")]
 CastOpt = Annotated[
     Optional[list[str]],
     typer.Option("--cast", metavar="FROM=TO", help="Per-dtype rule, e.g. float64=float16 or int64=int32 (repeatable; overrides the preset)."),
@@ -112,13 +115,16 @@ def inspect(
     cast: CastOpt = None,
     json_out: JsonOpt = False,
     trust: TrustOpt = None,
+    max_size: MaxSizeOpt = None,
+    max_ratio: MaxRatioOpt = None,
 ) -> None:
     """List a model's heaviest arrays and what the default rules would save.
 
     Example: skprune inspect model.skops --top 10
     """
     with _errors():
-        report = inspect_model(_path_arg(model), preset=preset, cast=cast or (), trust=trust or (), top=top)
+        report = inspect_model(_path_arg(model), preset=preset, cast=cast or (), trust=trust or (), top=top,
+                               limits=Limits.parse(max_size, max_ratio))
         if json_out:
             print(report.to_json())
         else:
@@ -147,6 +153,8 @@ def shrink(
     json_out: JsonOpt = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors (and --json output).")] = False,
     trust: TrustOpt = None,
+    max_size: MaxSizeOpt = None,
+    max_ratio: MaxRatioOpt = None,
 ) -> None:
     """Write a smaller copy of a model and report what changed.
 
@@ -158,6 +166,7 @@ def shrink(
             zip=zip_, compression=compression, force=force, dry_run=dry_run, trust=tuple(trust or ()),
             check=not no_check, data=data, data_key=data_key, data_field=data_field, tolerance=tolerance,
             label_tolerance=label_tolerance, exclude=tuple(exclude or ()), drop_importances=drop_importances,
+            limits=Limits.parse(max_size, max_ratio),
         )
         report = shrink_file(request)
         if json_out:
@@ -179,6 +188,8 @@ def check(
     label_tolerance: LabelTolOpt = 0.0,
     json_out: JsonOpt = False,
     trust: TrustOpt = None,
+    max_size: MaxSizeOpt = None,
+    max_ratio: MaxRatioOpt = None,
 ) -> None:
     """Run both models on the same inputs and compare every output method (exit 1 on failure).
 
@@ -187,7 +198,7 @@ def check(
     with _errors():
         report = check_files(_path_arg(original), _path_arg(pruned), data=data, data_key=data_key,
                              data_field=data_field, tolerance=tolerance, label_tolerance=label_tolerance,
-                             trust=tuple(trust or ()))
+                             trust=tuple(trust or ()), limits=Limits.parse(max_size, max_ratio))
         if json_out:
             print(report.to_json())
         else:

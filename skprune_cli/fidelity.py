@@ -7,7 +7,7 @@ from typing import Any, Iterable
 
 from .data import check_fits, read_data
 from .errors import UsageError
-from .formats import read_model
+from .formats import Limits, read_model
 from .probes import Probes, synthesize
 from .report import CheckReport
 from .verify import DEFAULT_TOLERANCE, check_against, reference_outputs
@@ -51,12 +51,13 @@ def check_files(
     tolerance: float = DEFAULT_TOLERANCE,
     label_tolerance: float = 0.0,
     trust: Iterable[str] = (),
+    limits: Limits = Limits(),
 ) -> CheckReport:
     if tolerance < 0 or not 0 <= label_tolerance <= 1:
         raise UsageError("--tolerance must be >= 0 and --label-tolerance within 0..1")
     trust = tuple(trust)
-    first = read_model(original, trust)
-    second = read_model(pruned, trust)
+    first = read_model(original, trust, limits)
+    second = read_model(pruned, trust, limits)
     probes = load_check_data(data, first.model, data_key, data_field)
     report = check(first.model, second.model, None if probes is None else probes.X,
                    tolerance=tolerance, label_tolerance=label_tolerance,

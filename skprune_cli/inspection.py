@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterable
 
-from .formats import read_model
+from .formats import Limits, read_model
 from .plan import plan_arrays
 from .prune import PruneOptions
 from .report import ArrayEntry, FileInfo, InspectReport
@@ -39,12 +39,13 @@ def inspect_model(
     cast: Iterable[str] = (),
     trust: Iterable[str] = (),
     top: int | None = None,
+    limits: Limits = Limits(),
 ) -> InspectReport:
     """Inspect a fitted estimator, or a ``.skops``/``.pkl`` file given by path."""
     options = PruneOptions.build(preset, cast, check=False)  # "auto" is estimated as its unchecked float32
     info: FileInfo | None = None
     if isinstance(model, (str, Path)):
-        loaded = read_model(Path(model), trust)
+        loaded = read_model(Path(model), trust, limits)
         model, info = loaded.model, loaded.info
     entries = _entries(model, options)
     total = sum(e.bytes for e in entries)

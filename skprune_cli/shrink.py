@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .errors import UsageError
 from .fidelity import load_check_data
-from .formats import check_target, load_command, read_model, target_for, write_model
+from .formats import Limits, check_target, load_command, read_model, target_for, write_model
 from .prune import PruneOptions, prune_model
 from .report import ShrinkReport
 from .verify import DEFAULT_TOLERANCE
@@ -35,6 +35,7 @@ class ShrinkRequest:
     label_tolerance: float = 0.0
     exclude: tuple[str, ...] = ()
     drop_importances: bool = False
+    limits: Limits = Limits()
 
 
 def shrink_file(request: ShrinkRequest) -> ShrinkReport:
@@ -51,7 +52,7 @@ def shrink_file(request: ShrinkRequest) -> ShrinkReport:
     if target is not None and not request.dry_run:
         check_target(request.output, request.force, (request.source,))  # type: ignore[arg-type]
 
-    loaded = read_model(request.source, request.trust)
+    loaded = read_model(request.source, request.trust, request.limits)
     inputs = load_check_data(request.data, loaded.model, request.data_key, request.data_field)
     result = prune_model(loaded.model, options, inputs)
 
@@ -82,6 +83,7 @@ def shrink_file(request: ShrinkRequest) -> ShrinkReport:
         check=result.check,
         compression=target.compression if target else "none",
         compression_members=written.methods if output else None,
+        notes=loaded.notes,
         best_saving_estimate=written.best_saving if output and target.compression == "deflate" else None,  # type: ignore[union-attr]
     )
 

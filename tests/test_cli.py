@@ -151,16 +151,36 @@ def test_exit_2_usage_errors(runner, tmp_path, logreg):
     assert not (tmp_path / "x.skops").exists() and not (tmp_path / "x.pkl").exists()
 
 
-def test_exit_3_untrusted_then_trust(runner, tmp_path, forest, iris):
-    source = save(forest, tmp_path / "forest.skops")
+def test_exit_3_untrusted_then_trust(runner, tmp_path, iris):
+    from sklearn.neighbors import KNeighborsClassifier
+
+    X, y = iris
+    knn = KNeighborsClassifier(algorithm="kd_tree").fit(X, y)
+    kd = "sklearn.neighbors._kd_tree.KDTree"
+    source = save(knn, tmp_path / "knn.skops")
     refused = run(runner, "inspect", source)
     assert refused.exit_code == 3
-    assert refused.stderr.count("\n") == 1 and TREE in refused.stderr and str(source) in refused.stderr
+    assert refused.stderr.count("\n") == 1 and kd in refused.stderr and str(source) in refused.stderr
     assert "Traceback" not in refused.stderr and refused.stdout == ""
+    trust = []
+    for name in sorted(__import__("skops.io", fromlist=["x"]).get_untrusted_types(file=source)):
+        trust += ["--trust", name]
     out = tmp_path / "lite.skops"
-    result = run(runner, "shrink", source, "-o", out, "--trust", TREE)
+    result = run(runner, "shrink", source, "-o", out, *trust)
     assert result.exit_code == 0, result.stderr
-    assert f"trusted=['{TREE}']" in result.stdout
+    assert kd in result.stdout  # the load command names what the reader must trust
+    np.testing.assert_array_equal(load_plain(out, trust[1::2]).predict(X), knn.predict(X))
+
+
+def test_valid_forest_loads_without_trust(runner, tmp_path, forest, iris):
+    source = save(forest, tmp_path / "forest.skops")
+    out = tmp_path / "lite.skops"
+    result = run(runner, "shrink", source, "-o", out, "--json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert any("5 Tree object(s) validated" in n for n in doc["notes"])
+    assert any(TREE in n and "without --trust" in n for n in doc["notes"])
+    assert doc["trusted_types"] == [TREE] and f"trusted=['{TREE}']" in doc["load_command"]
     np.testing.assert_array_equal(load_plain(out, [TREE]).predict(iris[0]), forest.predict(iris[0]))
 
 

@@ -37,13 +37,28 @@ def evil_pickle(sentinel: Path, protocol: int = 2) -> bytes:
     return pickle.dumps(Payload(), protocol=protocol)
 
 
-def test_skops_untrusted_types_are_listed_and_trust_is_exact(tmp_path, forest, iris):
-    path = save(forest, tmp_path / "forest.skops")
+def test_skops_untrusted_types_are_listed_and_trust_is_exact(tmp_path, iris):
+    from sklearn.neighbors import KNeighborsClassifier
+
+    X, y = iris
+    knn = KNeighborsClassifier(algorithm="kd_tree").fit(X, y)
+    path = save(knn, tmp_path / "knn.skops")
+    untrusted = sio.get_untrusted_types(file=path)
     with pytest.raises(InputRefused) as err:
         load_model(path)
-    assert TREE in err.value.message and str(path) == err.value.path
-    model = load_model(path, trust=[TREE])
-    np.testing.assert_array_equal(model.predict(iris[0]), forest.predict(iris[0]))
+    assert all(name in err.value.message for name in untrusted) and str(path) == err.value.path
+    with pytest.raises(InputRefused):  # trusting only some of them is not enough
+        load_model(path, trust=untrusted[:1])
+    model = load_model(path, trust=untrusted)
+    np.testing.assert_array_equal(model.predict(X), knn.predict(X))
+
+
+def test_valid_trees_need_no_trust(tmp_path, forest, iris):
+    path = save(forest, tmp_path / "forest.skops")
+    assert TREE in sio.get_untrusted_types(file=path)
+    loaded = formats.read_model(path)
+    assert any("validated" in note for note in loaded.notes)
+    np.testing.assert_array_equal(loaded.model.predict(iris[0]), forest.predict(iris[0]))
 
 
 def test_skops_custom_class_is_refused(tmp_path):

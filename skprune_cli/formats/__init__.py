@@ -16,10 +16,13 @@ from typing import Any, Iterable
 
 from ..errors import InputRefused, UsageError
 from ..report import FileInfo
+from ..walk import walk
+from .archive import Limits, human_size
 from .atomic import atomic_write, check_target
 from .pickle_io import read_pickle, sniff_compression, write_pickle
 from .compression import Policy
 from .skops_io import read_skops, write_skops
+from .tree_checks import validate_model
 
 SKOPS_COMPRESSION = ("none", "deflate", "bzip2", "lzma", "best")
 PICKLE_SUFFIXES = {
@@ -105,26 +108,35 @@ class Written:
 class Loaded:
     model: Any
     info: FileInfo
+    notes: list[str]
 
 
-def read_model(path: Path, trust: Iterable[str] = ()) -> Loaded:
+def read_model(path: Path, trust: Iterable[str] = (), limits: Limits = Limits()) -> Loaded:
     """Read a model file with the format's safety rules; refuse anything else."""
     path = Path(path)
     check_input(path)
     sniffed = _sniff(path)
     suffix = _suffix(path)
+    auto: list[str] = []
     if suffix == ".skops" and sniffed == "pickle":
         raise InputRefused("this .skops file is a pickle in disguise; refusing to unpickle it", str(path))
     if sniffed == "skops":
-        model, fmt = read_skops(path, trust), "skops"
+        (model, auto), fmt = read_skops(path, trust, limits), "skops"
     elif suffix in PICKLE_SUFFIXES or (sniffed == "pickle" and suffix in (".joblib", "")):
-        model, fmt = read_pickle(path, trust), "pickle"  # protocol 0/1 pickles have no magic bytes
+        model, fmt = read_pickle(path, trust, limits), "pickle"  # protocol 0/1 pickles have no magic bytes
     elif sniffed == "pickle":
         raise InputRefused(f"holds a pickle but is named {suffix}; rename it to .pkl to load it", str(path))
     else:
         raise InputRefused("neither a skops archive nor a pickle", str(path))
     check_model_root(model, path)
-    return Loaded(model, FileInfo(str(path), fmt, path.stat().st_size))
+    held = sum(ref.nbytes for ref in walk(model))
+    if held > limits.max_size:
+        raise InputRefused(f"the model holds {human_size(held)} of arrays, over the {human_size(limits.max_size)} "
+                           "limit (raise it with --max-size if you trust the file)", str(path))
+    notes = validate_model(model, str(path))
+    if auto:
+        notes.append(f"{', '.join(auto)} loaded without --trust: every node was checked")
+    return Loaded(model, FileInfo(str(path), fmt, path.stat().st_size), notes)
 
 
 def is_estimator(obj: Any) -> bool:
@@ -186,6 +198,6 @@ def load_command(path: Path, target: Target, trusted: list[str]) -> str:
 
 
 __all__ = [
-    "Loaded", "Written", "Target", "target_for", "read_model", "write_model", "load_command",
+    "Limits", "Loaded", "Written", "Target", "target_for", "read_model", "write_model", "load_command",
     "check_target", "check_input", "is_estimator", "bundle_estimators",
 ]

@@ -10,15 +10,20 @@ and ``joblib.load(path)`` read what skprune writes.
 from __future__ import annotations
 
 import bz2
+import contextlib
 import gzip
 import lzma
+import os
 import pickle
 import pickletools
 from pathlib import Path
-from typing import Any, BinaryIO, Iterable
+from typing import Any, BinaryIO, Iterable, Iterator
 
 from ..errors import InputRefused
 from .allowlist import Refused, check_global
+from .archive import RATIO_FLOOR, Limits, human_size
+
+HEADROOM = 2 << 30  # address space granted on top of what the data can justify
 
 PICKLE_PROTOCOL = 5
 COMPRESSORS = {"gzip": gzip, "xz": lzma, "bz2": bz2}
@@ -40,6 +45,73 @@ def open_stream(handle: BinaryIO, compression: str | None) -> BinaryIO:
     if compression == "bz2":
         return bz2.BZ2File(handle, mode="rb")  # type: ignore[return-value]
     return handle
+
+
+class Bounded:
+    """A decompressed stream that stops at the size limit and at absurd expansion ratios."""
+
+    def __init__(self, stream: BinaryIO, compressed: int, limits: Limits) -> None:
+        self._stream = stream
+        self._compressed = max(compressed, 1)
+        self._limits = limits
+        self.count = 0
+
+    def _account(self, n: int) -> None:
+        self.count += n
+        if self.count > self._limits.max_size:
+            raise _TooBig(f"decompresses to more than {human_size(self._limits.max_size)} "
+                          "(raise the limit with --max-size if you trust it)")
+        if self.count > RATIO_FLOOR and self.count > self._limits.max_ratio * self._compressed:
+            raise _TooBig(f"expands more than {self._limits.max_ratio:g}x "
+                          "(raise the limit with --max-ratio if you trust it)")
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._stream.read(n)
+        self._account(len(data))
+        return data
+
+    def readline(self, limit: int = -1) -> bytes:
+        data = self._stream.readline(limit)
+        self._account(len(data))
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(memoryview(buffer)))
+        memoryview(buffer)[: len(data)] = data
+        return len(data)
+
+
+class _TooBig(Exception):
+    pass
+
+
+def _address_space() -> int:
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+
+
+@contextlib.contextmanager
+def memory_cap(extra: int) -> Iterator[None]:
+    """Cap the address space while unpickling: allowed callables such as ``bytes(n)`` or
+    ``numpy.ndarray(shape)`` cannot then allocate far beyond what the file justifies."""
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        cap = _address_space() + extra
+        if hard != resource.RLIM_INFINITY:
+            cap = min(cap, hard)
+        if soft != resource.RLIM_INFINITY and soft <= cap:
+            yield
+            return
+        resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    except (ImportError, OSError, ValueError):  # no rlimits here: the other checks still hold
+        yield
+        return
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
 class RestrictedUnpickler(pickle.Unpickler):
@@ -114,20 +186,28 @@ def _refused_names(path: Path, trusted: frozenset[str], first: str) -> list[str]
     return refused or [first]
 
 
-def read_pickle(path: Path, trust: Iterable[str] = ()) -> Any:
+def read_pickle(path: Path, trust: Iterable[str] = (), limits: Limits = Limits()) -> Any:
     trusted = frozenset(trust)
+    size = path.stat().st_size
     with open(path, "rb") as raw:
         head = raw.read(6)
         raw.seek(0)
-        stream = open_stream(raw, sniff_compression(head))
+        codec = sniff_compression(head)
+        stream: Any = open_stream(raw, codec)
+        expected = size if codec is None else min(limits.max_size, int(size * limits.max_ratio))
+        if codec is not None:
+            stream = Bounded(stream, size, limits)
         try:
-            return RestrictedUnpickler(stream, trusted).load()
+            with memory_cap(4 * expected + HEADROOM):
+                return RestrictedUnpickler(stream, trusted).load()
         except Refused as exc:
             first = str(exc)
+        except _TooBig as exc:
+            raise InputRefused(f"compressed pickle {exc}", str(path)) from None
         except RecursionError:
             raise InputRefused("pickle nests too deeply to load safely", str(path)) from None
         except MemoryError:
-            raise InputRefused("pickle asks for more memory than is available", str(path)) from None
+            raise InputRefused("pickle asks for far more memory than its size justifies", str(path)) from None
         except Exception as exc:  # noqa: BLE001 - any failure to parse is a refusal, never a crash
             raise InputRefused(f"not a readable pickle ({type(exc).__name__}: {exc})", str(path)) from None
     names = _refused_names(path, trusted, first)

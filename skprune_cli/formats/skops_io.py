@@ -20,48 +20,57 @@ import skops.io  # noqa: F401 - registers skops' state dispatchers
 from skops.io._audit import get_tree
 from skops.io._utils import LoadContext, SaveContext, get_state
 
+from skops.io._protocol import PROTOCOL
+
 from ..errors import InputRefused
+from .archive import Limits, check_archive, read_checked_schema
 from .compression import Policy, tuned_lzma
 
-try:  # skops >= 0.16 validates the protocol here
-    from skops.io._utils import read_schema as _read_schema
-except ImportError:  # pragma: no cover - older skops
-
-    def _read_schema(zip_file: zipfile.ZipFile) -> tuple[dict[str, Any], LoadContext]:
-        schema = json.loads(zip_file.read("schema.json"))
-        return schema, LoadContext(src=zip_file, protocol=schema["protocol"])
-
-
-def untrusted_types(zip_file: zipfile.ZipFile, trust: Iterable[str]) -> tuple[Any, list[str]]:
-    """skops' node tree and the types it holds that neither skops nor the user trusts."""
-    schema, context = _read_schema(zip_file)
-    trusted = list(trust) or None
-    tree = get_tree(schema, context, trusted=trusted)
-    return tree, sorted(tree.get_unsafe_set())
+# Types skops leaves untrusted because their content could be unsafe, which skprune makes safe
+# by checking every node after loading (tree_checks.py): they load without --trust.
+VALIDATED_TYPES = frozenset({
+    "sklearn.tree._tree.Tree",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+})
 
 
-def read_skops(path: Path, trust: Iterable[str] = ()) -> Any:
+def read_skops(path: Path, trust: Iterable[str] = (), limits: Limits = Limits()) -> tuple[Any, list[str]]:
+    """The object in a ``.skops`` file, after the archive checks and skops' type audit.
+
+    Returns the object and the validated types it needed no ``--trust`` for;
+    the caller must run ``validate_model`` before using it.
+    """
+    source = str(path)
     try:
         zip_file = zipfile.ZipFile(path)
-    except zipfile.BadZipFile:
-        raise InputRefused("not a skops archive (not a zip file)", str(path)) from None
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        raise InputRefused(f"not a readable skops archive ({exc})", source) from None
     with zip_file:
         try:
-            tree, unsafe = untrusted_types(zip_file, trust)
+            check_archive(zip_file, source, limits)
+            schema = read_checked_schema(zip_file, source, PROTOCOL)
+            context = LoadContext(src=zip_file, protocol=schema["protocol"])
+            tree = get_tree(schema, context, trusted=list(trust) or None)
+            unsafe = set(tree.get_unsafe_set())
+        except InputRefused:
+            raise
         except RecursionError:
-            raise InputRefused("schema.json nests too deeply to load safely", str(path)) from None
+            raise InputRefused("schema.json nests too deeply to load safely", source) from None
         except Exception as exc:  # noqa: BLE001 - malformed archives must be refused, not crash
-            raise InputRefused(f"malformed skops archive ({type(exc).__name__}: {exc})", str(path)) from None
-        if unsafe:
+            raise InputRefused(f"malformed skops archive ({type(exc).__name__}: {exc})", source) from None
+        refused = sorted(unsafe - VALIDATED_TYPES)
+        if refused:
             raise InputRefused(
-                f"untrusted types in the file: {', '.join(unsafe)}; "
+                f"untrusted types in the file: {', '.join(refused)}; "
                 "pass --trust TYPE for each one you have reviewed",
-                str(path),
+                source,
             )
         try:
-            return tree.construct()
+            return tree.construct(), sorted(unsafe & VALIDATED_TYPES)
+        except MemoryError:
+            raise InputRefused("rebuilding the model needs more memory than is available", source) from None
         except Exception as exc:  # noqa: BLE001
-            raise InputRefused(f"could not rebuild the model ({type(exc).__name__}: {exc})", str(path)) from None
+            raise InputRefused(f"could not rebuild the model ({type(exc).__name__}: {exc})", source) from None
 
 
 class _PolicyZip:

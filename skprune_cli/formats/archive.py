@@ -1,0 +1,173 @@
+"""Checks on a ``.skops`` zip before anything in it is decompressed or allocated.
+
+A crafted archive can declare members that expand to gigabytes, hide paths
+like ``../x``, repeat names so the schema reads one member and a scanner
+another, or carry ``.npy`` headers that allocate huge arrays. Everything here
+reads only the zip's central directory, the first bytes of each ``.npy``
+member and ``schema.json`` (whose declared size is already bounded).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputRefused, UsageError
+
+KNOWN_METHODS = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
+RATIO_FLOOR = 64 << 20  # members smaller than this are not judged by their ratio
+MAX_DEPTH = 500
+HEADER_BYTES = 1 << 16
+_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How much a model file may expand to; raised with ``--max-size`` / ``--max-ratio``."""
+
+    max_size: int = 16 << 30  # total declared uncompressed bytes (several-GB models fit)
+    max_ratio: float = 100.0  # uncompressed / compressed, for members over 64 MiB
+
+    @classmethod
+    def parse(cls, max_size: str | None = None, max_ratio: float | None = None) -> "Limits":
+        size = cls.max_size if max_size is None else parse_size(max_size)
+        ratio = cls.max_ratio if max_ratio is None else float(max_ratio)
+        if ratio <= 0:
+            raise UsageError("--max-ratio must be positive")
+        return cls(size, ratio)
+
+
+def parse_size(text: str) -> int:
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)i?B?\s*", text.upper())
+    if not match:
+        raise UsageError(f"--max-size {text!r}: expected a size such as 500M or 16G")
+    return int(float(match.group(1)) * _UNITS[match.group(2)])
+
+
+def human_size(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"
+
+
+def _refuse(path: str, reason: str) -> InputRefused:
+    return InputRefused(reason, path)
+
+
+def check_members(archive: zipfile.ZipFile, path: str, limits: Limits, require_schema: bool = True) -> None:
+    """Names, flags, methods and declared sizes of every member."""
+    seen: set[str] = set()
+    total = 0
+    for info in archive.infolist():
+        name = info.filename
+        if name in seen:
+            raise _refuse(path, f"archive has two members named {name!r}")
+        seen.add(name)
+        if name.startswith(("/", "\\")) or ".." in re.split(r"[\\/]", name) or re.match(r"^[A-Za-z]:", name):
+            raise _refuse(path, f"archive member {name!r} has an absolute or parent-directory path")
+        if info.flag_bits & 0x1:
+            raise _refuse(path, f"archive member {name!r} is encrypted")
+        if info.compress_type not in KNOWN_METHODS:
+            raise _refuse(path, f"archive member {name!r} uses unsupported compression method {info.compress_type}")
+        total += info.file_size
+        if total > limits.max_size:
+            raise _refuse(path, f"archive expands to more than {human_size(limits.max_size)} "
+                                "(raise the limit with --max-size if you trust it)")
+        if info.file_size > RATIO_FLOOR and info.file_size > limits.max_ratio * max(info.compress_size, 1):
+            ratio = info.file_size / max(info.compress_size, 1)
+            raise _refuse(path, f"archive member {name!r} expands {ratio:.0f}x to {human_size(info.file_size)} "
+                                f"(over the {limits.max_ratio:g}x limit; raise it with --max-ratio if you trust it)")
+    if require_schema and "schema.json" not in seen:
+        raise _refuse(path, "not a skops archive (no schema.json)")
+
+
+def _npy_header(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[tuple[int, ...], bool, np.dtype, int]:
+    with archive.open(info) as member:
+        head = member.read(HEADER_BYTES)
+    stream = io.BytesIO(head)
+    version = np.lib.format.read_magic(stream)
+    reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, fortran, dtype = reader(stream, max_header_size=HEADER_BYTES)
+    return shape, fortran, dtype, stream.tell()
+
+
+def check_arrays(archive: zipfile.ZipFile, path: str, limits: Limits) -> None:
+    """Every ``.npy`` header parses without pickles and matches its member's size."""
+    for info in archive.infolist():
+        if info.filename.endswith(".npz"):
+            check_inner_npz(archive, info, path, limits)
+            continue
+        if not info.filename.endswith(".npy"):
+            continue
+        try:
+            shape, _, dtype, header_len = _npy_header(archive, info)
+        except Exception as exc:  # noqa: BLE001 - any header numpy will not parse safely is refused
+            raise _refuse(path, f"array member {info.filename!r} has a bad header ({exc})") from None
+        if dtype.hasobject:
+            raise _refuse(path, f"array member {info.filename!r} holds Python objects (would need unpickling)")
+        expected = int(np.prod(shape, dtype=object)) * dtype.itemsize + header_len
+        if expected != info.file_size:
+            raise _refuse(path, f"array member {info.filename!r} declares {shape} {dtype} "
+                                f"({expected} bytes) but the member holds {info.file_size}")
+
+
+def check_inner_npz(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: str, limits: Limits) -> None:
+    """A sparse matrix is an ``.npz`` zip inside the zip: the same checks apply one level down."""
+    data = archive.read(info)  # bounded by the member's declared size, already checked
+    try:
+        inner = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        raise _refuse(path, f"sparse member {info.filename!r} is not a valid .npz") from None
+    with inner:
+        try:
+            check_members(inner, path, limits, require_schema=False)
+            check_arrays(inner, path, limits)
+        except InputRefused as exc:
+            raise _refuse(path, f"in sparse member {info.filename!r}: {exc.message}") from None
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth of parsed JSON, without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth > MAX_DEPTH:
+            return depth
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return deepest
+
+
+def read_checked_schema(archive: zipfile.ZipFile, path: str, supported: int) -> dict[str, Any]:
+    """``schema.json`` as a dict: valid JSON, bounded depth, a protocol this skops reads."""
+    raw = archive.read("schema.json")
+    try:
+        schema = json.loads(raw)
+    except RecursionError:
+        raise _refuse(path, f"schema.json nests deeper than {MAX_DEPTH} levels") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise _refuse(path, f"schema.json is not valid JSON ({exc})") from None
+    if not isinstance(schema, dict):
+        raise _refuse(path, "schema.json does not describe an object")
+    if _depth(schema) > MAX_DEPTH:
+        raise _refuse(path, f"schema.json nests deeper than {MAX_DEPTH} levels")
+    protocol = schema.get("protocol")
+    if isinstance(protocol, bool) or not isinstance(protocol, int) or not 0 <= protocol <= supported:
+        raise _refuse(path, f"schema.json has unsupported skops protocol {protocol!r} (this skops reads 0..{supported})")
+    return schema
+
+
+def check_archive(archive: zipfile.ZipFile, path: str, limits: Limits) -> None:
+    check_members(archive, path, limits)
+    check_arrays(archive, path, limits)

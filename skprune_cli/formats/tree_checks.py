@@ -1,0 +1,136 @@
+"""Structural checks of tree-shaped state that compiled code indexes without bounds checks.
+
+A crafted sklearn ``Tree``, HistGradientBoosting ``TreePredictor`` or KD/Ball
+tree loads fine but reads out of bounds (or loops) at predict time. skops
+therefore does not trust ``Tree`` and ``TreePredictor`` by default; skprune
+checks every node instead, so a valid tree loads without ``--trust`` and an
+invalid one is refused even with it.
+
+Rules (each tree): node count matches its arrays; an internal node's children
+lie within the tree and after the node itself (so no cycle is possible), a
+leaf has none; split features lie below the number of input features; value
+arrays have the shape the tree declares.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.tree._tree import Tree
+
+from ..errors import InputRefused
+from ..walk import graph
+
+TREE_LEAF = -1
+
+
+class TreeError(ValueError):
+    """What is wrong with one tree."""
+
+
+def _children_ok(left: np.ndarray, right: np.ndarray, inner: np.ndarray, leaf_marker: int | None) -> None:
+    n = len(left)
+    index = np.arange(n)
+    for name, child in (("left", left), ("right", right)):
+        bad = inner & ((child <= index) | (child >= n))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise TreeError(f"node {i} has {name} child {int(child[i])} (must lie in {i + 1}..{n - 1})")
+        if leaf_marker is not None and (~inner & (child != leaf_marker)).any():
+            i = int(np.flatnonzero(~inner & (child != leaf_marker))[0])
+            raise TreeError(f"leaf {i} has a {name} child {int(child[i])}")
+
+
+def check_tree(tree: Tree) -> None:
+    state = tree.__getstate__()
+    nodes, values = state["nodes"], state["values"]
+    n = int(state["node_count"])
+    if len(nodes) != n or values.shape[0] != n or n < 1:
+        raise TreeError(f"node_count {n} disagrees with {len(nodes)} nodes and {values.shape[0]} values")
+    left, right = nodes["left_child"], nodes["right_child"]
+    inner = left != TREE_LEAF
+    if (inner != (right != TREE_LEAF)).any():
+        i = int(np.flatnonzero(inner != (right != TREE_LEAF))[0])
+        raise TreeError(f"node {i} has exactly one child")
+    _children_ok(left, right, inner, TREE_LEAF)
+    feature = nodes["feature"][inner]
+    if feature.size and (feature.min() < 0 or feature.max() >= tree.n_features):
+        raise TreeError(f"a split uses feature {int(feature.max() if feature.max() >= tree.n_features else feature.min())} "
+                        f"of {tree.n_features}")
+    expected = (n, tree.n_outputs, int(np.max(tree.n_classes)))
+    if values.shape != expected:
+        raise TreeError(f"values have shape {values.shape}, expected {expected}")
+
+
+def check_predictor(predictor: Any, n_features: int | None) -> None:
+    nodes = getattr(predictor, "nodes", None)
+    if not isinstance(nodes, np.ndarray) or nodes.dtype.names is None or not len(nodes):
+        raise TreeError("predictor has no node records")
+    for field in ("left", "right", "is_leaf", "feature_idx", "is_categorical", "bitset_idx"):
+        if field not in nodes.dtype.names:
+            raise TreeError(f"predictor nodes lack the {field!r} field")
+    inner = nodes["is_leaf"] == 0
+    _children_ok(nodes["left"].astype(np.int64), nodes["right"].astype(np.int64), inner, None)
+    feature = nodes["feature_idx"][inner]
+    if feature.size and (feature.min() < 0 or (n_features is not None and feature.max() >= n_features)):
+        raise TreeError(f"a split uses feature {int(feature.max())} of {n_features}")
+    categorical = inner & (nodes["is_categorical"] != 0)
+    for name in ("raw_left_cat_bitsets", "binned_left_cat_bitsets"):
+        bitsets = getattr(predictor, name, None)
+        if categorical.any() and (not isinstance(bitsets, np.ndarray)
+                                  or nodes["bitset_idx"][categorical].max() >= len(bitsets)):
+            raise TreeError(f"a categorical split points past {name}")
+
+
+def check_binary_tree(tree: Any) -> None:
+    """KD/Ball tree state: indices within the data, node ranges and bounds consistent."""
+    state = tree.__getstate__()
+    data, idx_array, node_data, node_bounds = state[0], state[1], state[2], state[3]
+    n_samples = len(data)
+    if idx_array.shape != (n_samples,) or (len(idx_array) and (idx_array.min() < 0 or idx_array.max() >= n_samples)):
+        raise TreeError("index array does not point into the data")
+    n_nodes = len(node_data)
+    starts, ends, leaves = node_data["idx_start"], node_data["idx_end"], node_data["is_leaf"]
+    if ((starts < 0) | (ends < starts) | (ends > n_samples)).any():
+        raise TreeError("a node's sample range lies outside the data")
+    internal = np.flatnonzero(leaves == 0)
+    if internal.size and 2 * internal.max() + 2 >= n_nodes:
+        raise TreeError("an internal node's children lie past the last node")
+    if node_bounds.ndim != 3 or node_bounds.shape[1] != n_nodes or node_bounds.shape[2] != data.shape[1]:
+        raise TreeError(f"node bounds have shape {node_bounds.shape}")
+
+
+def _n_features(owners: list[tuple[str, Any]], path: str) -> int | None:
+    """The input width of the estimator that holds the predictor at ``path``."""
+    best = None
+    for owner_path, owner in owners:
+        if path.startswith(owner_path) and hasattr(owner, "_predictors"):
+            best = getattr(owner, "n_features_in_", None)
+    return best
+
+
+def validate_model(model: Any, source: str) -> list[str]:
+    """Refuse the model if any tree is malformed; say what was validated."""
+    found = graph(model)
+    counts = {"Tree": 0, "TreePredictor": 0, "KD/Ball tree": 0}
+    try:
+        for path, obj in found.compiled:
+            if isinstance(obj, Tree):
+                where = path
+                check_tree(obj)
+                counts["Tree"] += 1
+            elif type(obj).__name__ in ("KDTree", "BallTree") and type(obj).__module__.startswith("sklearn."):
+                where = path
+                check_binary_tree(obj)
+                counts["KD/Ball tree"] += 1
+        for path, obj in found.owners:
+            if type(obj).__name__ == "TreePredictor" and type(obj).__module__.startswith("sklearn."):
+                where = path
+                check_predictor(obj, _n_features(found.owners, path))
+                counts["TreePredictor"] += 1
+    except TreeError as exc:
+        raise InputRefused(f"malformed tree at {where}: {exc}; refusing it even when trusted", source) from None
+    except Exception as exc:  # noqa: BLE001 - state we cannot even read is malformed too
+        raise InputRefused(f"malformed tree at {where}: {type(exc).__name__}: {exc}", source) from None
+    return [f"{n} {kind} object(s) validated" for kind, n in counts.items() if n]
