@@ -17,11 +17,9 @@ from rich.console import Console
 
 from . import __version__
 from .errors import EXIT_FIDELITY, EXIT_USAGE, SkpruneError
-from .fidelity import check_files
 from .formats import Limits
 from .inspection import inspect_model
 from .render import render_check, render_inspect, render_shrink
-from .shrink import ShrinkRequest, shrink_file
 
 EXIT_INTERNAL = 5
 
@@ -161,6 +159,8 @@ def shrink(
     Example: skprune shrink model.skops -o lite.skops --zip --cast float64=float16
     """
     with _errors():
+        from .shrinking import ShrinkRequest, shrink_file
+
         request = ShrinkRequest(
             source=_path_arg(model), output=output, preset=preset, cast=tuple(cast or ()), keep=tuple(keep or ()),
             zip=zip_, compression=compression, force=force, dry_run=dry_run, trust=tuple(trust or ()),
@@ -196,6 +196,8 @@ def check(
     Example: skprune check model.skops lite.skops --data sample.csv
     """
     with _errors():
+        from .fidelity import check_files
+
         report = check_files(_path_arg(original), _path_arg(pruned), data=data, data_key=data_key,
                              data_field=data_field, tolerance=tolerance, label_tolerance=label_tolerance,
                              trust=tuple(trust or ()), limits=Limits.parse(max_size, max_ratio))

@@ -10,7 +10,8 @@ from .errors import UsageError
 from .formats import Limits, read_model
 from .probes import Probes, synthesize
 from .report import CheckReport
-from .verify import DEFAULT_TOLERANCE, check_against, reference_outputs
+from .options import DEFAULT_TOLERANCE
+from .verify import check_against, reference_outputs
 
 
 def check(

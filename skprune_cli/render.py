@@ -39,6 +39,7 @@ def render_inspect(report: InspectReport, console: Console) -> None:
         + (f" (showing the top {shown})" if shown < report.total_arrays else "")
         + f"; preset {report.preset} would save {human(saved)} before compression"
         + (f"; file on disk {human(report.model.bytes)}" if report.model else "")
+        + (f"; schema.json {human(report.schema_bytes)} (parameters, vocabularies)" if report.schema_bytes else "")
     )
 
 

@@ -72,6 +72,7 @@ class InspectReport(_Doc):
     total_bytes: int
     total_bytes_after: int
     preset: str
+    schema_bytes: int | None = None  # a .skops archive's schema.json (parameters, vocabularies)
     schema: str = INSPECT_SCHEMA
 
 

@@ -19,10 +19,10 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import is_regressor
 
+from .options import DEFAULT_TOLERANCE
 from .report import CheckReport, MethodCheck
 
 OUTPUT_METHODS = ("predict", "predict_proba", "predict_log_proba", "decision_function", "transform", "score_samples")
-DEFAULT_TOLERANCE = 1e-3
 
 
 def _as_array(value: Any) -> Any:

@@ -1,12 +1,8 @@
 """Traversal of a fitted object graph down to every numeric array.
 
-Paths are dotted segments (``steps.svd.components_``,
-``estimators_.3.tree_.nodes``) so that shell globs in ``--keep``/``--exclude``
-work without escaping brackets. A list of ``(name, estimator, ...)`` tuples
-(Pipeline ``steps``, ColumnTransformer ``transformers_``, FeatureUnion
-``transformer_list``) is addressed by name: the estimator is ``steps.NAME`` and
-any further tuple item ``steps.NAME~2``. The schema reader in
-``formats/schema_inspect.py`` applies the same naming to a ``.skops`` archive,
+Paths follow ``paths.py`` (``steps.svd.components_``,
+``estimators_.3.tree_.nodes``); the schema lister in
+``formats/schema_inspect.py`` applies the same rules to a ``.skops`` archive,
 so ``inspect`` and ``shrink`` report identical paths.
 
 An array reachable from several places (KNN's ``_fit_X`` is also the KD-tree's
@@ -18,10 +14,12 @@ from __future__ import annotations
 
 import types
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Iterator
 
 import numpy as np
 import scipy.sparse as sp
+
+from .paths import join, named_items
 
 _ATOMS = (str, bytes, bytearray, int, float, complex, bool, type(None), np.generic, range, slice)
 _SKIP = (
@@ -35,28 +33,6 @@ _SKIP = (
     set,
     frozenset,
 )
-
-
-def join(prefix: str, segment: str) -> str:
-    return f"{prefix}.{segment}" if prefix else segment
-
-
-def named_items(seq: Sequence[Any], name_of: Callable[[Any], str | None]) -> list[str] | None:
-    """Names for a sequence of ``(name, estimator, ...)`` items, or None.
-
-    Shared with the schema reader: ``name_of`` returns the item's name when
-    the item is a tuple of at least two entries starting with a string.
-    Names must be unique and must not look like indices, else positions are
-    used so that paths stay unambiguous.
-    """
-    if not seq:
-        return None
-    names = [name_of(item) for item in seq]
-    if any(n is None or n == "" or n.isdigit() or "." in n for n in names):
-        return None
-    if len(set(names)) != len(names):
-        return None
-    return names  # type: ignore[return-value]
 
 
 def _name_of(item: Any) -> str | None:

@@ -17,7 +17,7 @@ from conftest import load_plain, save
 from skprune_cli import check
 from skprune_cli.cli import app
 from skprune_cli.fallback import Candidate
-from skprune_cli.prune import PruneOptions, prune_model
+from skprune_cli.pruning import PruneOptions, prune_model
 from skprune_cli.verify import check_against, reference_outputs
 from skprune_cli.walk import walk
 from zoo import data

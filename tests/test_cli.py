@@ -158,7 +158,7 @@ def test_exit_3_untrusted_then_trust(runner, tmp_path, iris):
     knn = KNeighborsClassifier(algorithm="kd_tree").fit(X, y)
     kd = "sklearn.neighbors._kd_tree.KDTree"
     source = save(knn, tmp_path / "knn.skops")
-    refused = run(runner, "inspect", source)
+    refused = run(runner, "shrink", source, "--dry-run")
     assert refused.exit_code == 3
     assert refused.stderr.count("\n") == 1 and kd in refused.stderr and str(source) in refused.stderr
     assert "Traceback" not in refused.stderr and refused.stdout == ""

@@ -167,7 +167,9 @@ def test_failed_write_leaves_nothing(tmp_path, logreg, monkeypatch):
         args[1].write(b"partial bytes")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(formats, "write_skops", explode)
+    from skprune_cli.formats import skops_io
+
+    monkeypatch.setattr(skops_io, "write_skops", explode)
     with pytest.raises(OutputError, match="no space left"):
         save_model(logreg, tmp_path / "m.skops")
     assert list(tmp_path.iterdir()) == []
@@ -177,7 +179,9 @@ def test_interrupted_write_leaves_nothing(tmp_path, logreg, monkeypatch):
     def interrupt(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(formats, "write_pickle", interrupt)
+    from skprune_cli.formats import pickle_io
+
+    monkeypatch.setattr(pickle_io, "write_pickle", interrupt)
     with pytest.raises(KeyboardInterrupt):
         save_model(logreg, tmp_path / "m.pkl")
     assert list(tmp_path.iterdir()) == []

@@ -202,3 +202,21 @@ def test_fitted_random_states_of_sub_estimators_become_none():
     with zipfile.ZipFile(__import__("io").BytesIO(sio.dumps(model))) as before, \
             zipfile.ZipFile(__import__("io").BytesIO(sio.dumps(pruned))) as after:
         assert len(before.namelist()) - len(after.namelist()) >= 30  # one RandomState copy per tree gone
+
+
+def test_entries_with_base_classes_name_their_concrete_estimators():
+    """``inspect`` matches a .skops schema's class names without importing them."""
+    from sklearn.utils import all_estimators
+
+    from skprune_cli.estimators.registry import ARRAY_EFFECTS
+
+    classes = [cls for _, cls in all_estimators()]
+    from sklearn.neighbors import BallTree, KDTree
+
+    classes += [KDTree, BallTree]
+    for entry in REGISTRY:
+        if entry.effect not in (*ARRAY_EFFECTS, "drop") or "*" in entry.owners:
+            continue
+        for cls in classes:
+            if {c.__name__ for c in cls.__mro__} & set(entry.owners):
+                assert cls.__name__ in entry.owners, (entry.owners[0], cls.__name__)

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import skops.io as sio
 
-from skprune_cli.prune import PruneOptions, prune_model
+from skprune_cli.pruning import PruneOptions, prune_model
 from zoo import fitted_zoo, outputs, relative_error
 
 ZOO = {f.name: f for f in fitted_zoo()}

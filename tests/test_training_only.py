@@ -26,7 +26,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from conftest import save
 from skprune_cli.cli import app
-from skprune_cli.prune import PruneOptions, prune_model
+from skprune_cli.pruning import PruneOptions, prune_model
 from zoo import data, outputs
 
 X, y, y_reg, X_test = data()

@@ -28,7 +28,7 @@ from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor, ExtraTre
 from sklearn.tree._tree import Tree
 
 from skprune_cli.estimators.trees import float32_floor, padding_ranges
-from skprune_cli.prune import PruneOptions, prune_model
+from skprune_cli.pruning import PruneOptions, prune_model
 from skprune_cli.walk import graph
 
 rng = np.random.default_rng(0)

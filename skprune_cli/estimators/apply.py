@@ -9,24 +9,16 @@ what it did, aggregated so a 500-tree forest is one line, not 500.
 from __future__ import annotations
 
 import fnmatch
-from dataclasses import dataclass
 from typing import Any, Iterable
 
+from ..options import ObjectOptions
 from ..report import Dropped, Transformed
-from ..walk import Graph, array_nbytes, graph, join, walk
+from ..paths import join
+from ..walk import Graph, array_nbytes, graph, walk
 from .attributes import apply_attribute_knowledge
 from .hist_trees import PredictorSummary, transform_predictor
 from .registry import droppable, object_effect
 from .trees import Tree, TreeSummary, round_importances, transform_tree
-
-
-@dataclass
-class ObjectOptions:
-    keep: tuple[str, ...] = ()
-    exclude: tuple[str, ...] = ()
-    drop_training: bool = True
-    drop_importances: bool = False
-    importance_tolerance: float = 5e-4
 
 
 def _matches(path: str, patterns: Iterable[str]) -> str | None:

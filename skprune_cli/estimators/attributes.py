@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from ..report import Transformed
-from ..walk import join
+from ..paths import join
 from .registry import Knowledge, attribute_knowledge
 
 

@@ -52,7 +52,12 @@ class Knowledge:
     reason: str
 
     def applies(self, owner: Any, attr: str) -> bool:
-        if "*" not in self.owners and not _class_names(owner) & set(self.owners):
+        return self.applies_to_names(_class_names(owner), attr)
+
+    def applies_to_names(self, names: set[str], attr: str) -> bool:
+        """By class names alone (a ``.skops`` schema names the class but builds nothing): the
+        entries that use a base class also list its concrete estimators (see test_registry)."""
+        if "*" not in self.owners and not names & set(self.owners):
             return False
         return any(fnmatch.fnmatchcase(attr, pattern) for pattern in self.attrs)
 
@@ -83,7 +88,7 @@ REGISTRY: tuple[Knowledge, ...] = (
         "the k-means Cython kernels require the centres to have the input's dtype (float64)",
     ),
     Knowledge(
-        ("BaseLibSVM",),
+        ("BaseLibSVM", "SVC", "NuSVC", "SVR", "NuSVR", "OneClassSVM"),
         ("support_vectors_", "_dual_coef_", "dual_coef_", "_intercept_", "_probA", "_probB", "class_weight_"),
         "dtype",
         "libsvm reads these through typed float64 buffers (float32 or float16 raises)",
@@ -133,24 +138,31 @@ REGISTRY: tuple[Knowledge, ...] = (
     Knowledge(("Nystroem",), ("components_",), "input-samples", "Nystroem's components are training samples"),
     Knowledge(("KernelPCA",), ("X_fit_",), "input-samples", "the stored training samples"),
     Knowledge(("EmpiricalCovariance",), ("location_",), "input-samples", "the estimated centre of the data"),
-    Knowledge(("BaseDecisionTree",), ("random_state",), "fitted-rng",
+    Knowledge(("BaseDecisionTree", "DecisionTreeClassifier", "DecisionTreeRegressor", "ExtraTreeClassifier",
+               "ExtraTreeRegressor"), ("random_state",), "fitted-rng",
               "GradientBoosting hands one RandomState to all its trees; skops writes a 2.5 KB copy of its state "
               "for every tree, and no tree uses it after fitting"),
     Knowledge(("LogisticRegressionCV",), ("coefs_paths_", "scores_"), "drop",
               "every fold's coefficient path and score, kept for inspection; predict uses coef_ and intercept_"),
-    Knowledge(("BaseSearchCV", "RFECV", "RidgeCV", "RidgeClassifierCV", "GraphicalLassoCV"), ("cv_results_",), "drop",
+    Knowledge(("BaseSearchCV", "GridSearchCV", "RandomizedSearchCV", "HalvingGridSearchCV", "HalvingRandomSearchCV",
+               "RFECV", "RidgeCV", "RidgeClassifierCV", "GraphicalLassoCV"), ("cv_results_",), "drop",
               "cross-validation results; prediction uses the refitted estimator"),
-    Knowledge(("LinearModelCV", "LarsCV", "LassoLarsCV"), ("mse_path_", "cv_alphas_"), "drop",
+    Knowledge(("LinearModelCV", "LassoCV", "ElasticNetCV", "MultiTaskLassoCV", "MultiTaskElasticNetCV", "LarsCV",
+               "LassoLarsCV"), ("mse_path_", "cv_alphas_"), "drop",
               "per-fold error paths of the alpha search; predict uses coef_ and intercept_"),
     Knowledge(("Lars", "LassoLars", "LarsCV", "LassoLarsCV", "LassoLarsIC"), ("coef_path_",), "drop",
               "the coefficients along the whole regularisation path; predict uses coef_"),
-    Knowledge(("BaseForest", "BaseBagging"), ("oob_decision_function_", "oob_prediction_"), "drop",
+    Knowledge(("BaseForest", "BaseBagging", "RandomForestClassifier", "RandomForestRegressor", "ExtraTreesClassifier",
+               "ExtraTreesRegressor", "RandomTreesEmbedding", "BaggingClassifier", "BaggingRegressor", "IsolationForest"),
+              ("oob_decision_function_", "oob_prediction_"), "drop",
               "out-of-bag predictions for the training rows; oob_score_ (a float) is kept"),
-    Knowledge(("BaseGradientBoosting",), ("train_score_", "oob_improvement_", "oob_scores_"), "drop",
+    Knowledge(("BaseGradientBoosting", "GradientBoostingClassifier", "GradientBoostingRegressor"),
+              ("train_score_", "oob_improvement_", "oob_scores_"), "drop",
               "per-stage training losses; prediction reads the trees and init_"),
-    Knowledge(("BaseHistGradientBoosting",), ("train_score_", "validation_score_"), "drop",
+    Knowledge(("BaseHistGradientBoosting", "HistGradientBoostingClassifier", "HistGradientBoostingRegressor"),
+              ("train_score_", "validation_score_"), "drop",
               "per-iteration scores from fitting; prediction reads the predictors"),
-    Knowledge(("BaseMultilayerPerceptron",), ("loss_curve_", "validation_scores_", "_optimizer", "_best_coefs",
+    Knowledge(("BaseMultilayerPerceptron", "MLPClassifier", "MLPRegressor"), ("loss_curve_", "validation_scores_", "_optimizer", "_best_coefs",
                                                "_best_intercepts"), "drop",
               "training history and optimiser state (partial_fit restarts Adam's moments without them); "
               "predict uses coefs_ and intercepts_"),
@@ -168,7 +180,7 @@ REGISTRY: tuple[Knowledge, ...] = (
         "sklearn's Tree only accepts its own node layout and float64 values when loaded",
     ),
     Knowledge(
-        ("BinaryTree64",),
+        ("BinaryTree64", "KDTree", "BallTree"),
         ("*",),
         "frozen",
         "KD/Ball tree node bounds are derived from the exact data and typed for float64/intp in compiled code",
@@ -209,3 +221,11 @@ def droppable(owner: Any, attr: str, registry: Iterable[Knowledge] = REGISTRY) -
 def object_effect(obj: Any, registry: Iterable[Knowledge] = REGISTRY) -> Knowledge | None:
     """The exact-transform entry for a whole object (a Tree, a TreePredictor), if any."""
     return next((e for e in registry if e.effect in OBJECT_EFFECTS and e.applies(obj, e.attrs[0])), None)
+
+
+def knowledge_by_name(class_name: str, attr: str, registry: Iterable[Knowledge] = REGISTRY) -> Knowledge | None:
+    """The strongest array or drop entry for ``class_name.attr``, matched by name only."""
+    found = [e for e in registry if e.effect in (*ARRAY_EFFECTS, "drop") and e.applies_to_names({class_name}, attr)]
+    order = ("frozen", "drop", "dtype", "min-float32")
+    found.sort(key=lambda e: order.index(e.effect))
+    return found[0] if found else None

@@ -16,13 +16,12 @@ from typing import Any, Iterable
 
 from ..errors import InputRefused, UsageError
 from ..report import FileInfo
-from ..walk import walk
 from .archive import Limits, human_size
 from .atomic import atomic_write, check_target
-from .pickle_io import read_pickle, sniff_compression, write_pickle
 from .compression import Policy
-from .skops_io import read_skops, write_skops
-from .tree_checks import validate_model
+
+# Reading and writing models needs skops and scikit-learn (a second to import); listing a
+# .skops archive does not, so those modules are imported where a model is actually loaded.
 
 SKOPS_COMPRESSION = ("none", "deflate", "bzip2", "lzma", "best")
 PICKLE_SUFFIXES = {
@@ -75,12 +74,13 @@ def target_for(path: Path, zip: bool = False, compression: str | None = None) ->
     raise UsageError(f"{path}: unknown output format; use .skops, .pkl, .pkl.gz, .pkl.xz or .pkl.bz2")
 
 
-def _sniff(path: Path) -> str:
+def sniff(path: Path) -> str:
+    """"skops", "pickle" or "unknown", from the first bytes."""
     with open(path, "rb") as handle:
         head = handle.read(8)
     if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
         return "skops"
-    if sniff_compression(head) is not None or head[:1] == b"\x80":
+    if head.startswith((b"\x1f\x8b", b"\xfd7zXZ\x00", b"BZh")) or head[:1] == b"\x80":
         return "pickle"
     return "unknown"
 
@@ -113,9 +113,14 @@ class Loaded:
 
 def read_model(path: Path, trust: Iterable[str] = (), limits: Limits = Limits()) -> Loaded:
     """Read a model file with the format's safety rules; refuse anything else."""
+    from ..walk import walk
+    from .pickle_io import read_pickle
+    from .skops_io import read_skops
+    from .tree_checks import validate_model
+
     path = Path(path)
     check_input(path)
-    sniffed = _sniff(path)
+    sniffed = sniff(path)
     suffix = _suffix(path)
     auto: list[str] = []
     if suffix == ".skops" and sniffed == "pickle":
@@ -171,6 +176,9 @@ def write_model(
     estimate_best: bool = False,
 ) -> Written:
     """Write atomically; with ``estimate_best``, a DEFLATE archive also says what ``best`` would save."""
+    from .pickle_io import write_pickle
+    from .skops_io import write_skops
+
     path = Path(path)
     check_target(path, force, inputs)
     trusted: list[str] = []
@@ -199,5 +207,5 @@ def load_command(path: Path, target: Target, trusted: list[str]) -> str:
 
 __all__ = [
     "Limits", "Loaded", "Written", "Target", "target_for", "read_model", "write_model", "load_command",
-    "check_target", "check_input", "is_estimator", "bundle_estimators",
+    "check_target", "check_input", "is_estimator", "bundle_estimators", "sniff",
 ]

@@ -12,68 +12,15 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
-from .errors import UsageError
-from .estimators.apply import ObjectOptions, apply_object_knowledge
+from .estimators.apply import apply_object_knowledge
 from .fallback import apply_exact, apply_unchecked, settle
 from .layout import choose_layouts
 from .plan import Decision, plan_arrays
 from .probes import Probes, synthesize
 from .report import ArrayChange, CheckReport, Dropped, Transformed
-from .rules import CastRule, rule_table
-from .verify import DEFAULT_TOLERANCE, Reference, check_against, reference_outputs, rejudge
-
-PRESET_NAMES = ("auto", "exact", "float32", "float16")
-SEARCH_MARGIN = 0.5
-
-
-@dataclass
-class PruneOptions:
-    """Everything that shapes a prune, shared by the API and the CLI.
-
-    ``auto`` (the default) means float16 where the check passes, else float32,
-    else unchanged; without a check it means float32.
-    """
-
-    preset: str = "auto"
-    casts: tuple[CastRule, ...] = ()
-    keep: tuple[str, ...] = ()
-    lossless: bool = True
-    check: bool = True
-    tolerance: float = DEFAULT_TOLERANCE
-    label_tolerance: float = 0.0
-    exclude: tuple[str, ...] = ()
-    drop_training: bool = True
-    drop_importances: bool = False
-
-    @classmethod
-    def build(
-        cls,
-        preset: str = "auto",
-        cast: Iterable[str | CastRule] = (),
-        keep: Iterable[str] = (),
-        **extra: Any,
-    ) -> "PruneOptions":
-        if preset not in PRESET_NAMES:
-            raise UsageError(f"unknown preset {preset!r}; choose one of {', '.join(PRESET_NAMES)}")
-        rules = tuple(c if isinstance(c, CastRule) else CastRule.parse(c) for c in cast)
-        if "exclude" in extra:
-            extra["exclude"] = tuple(extra["exclude"])
-        return cls(preset=preset, casts=rules, keep=tuple(keep), **extra)
-
-    def objects(self) -> ObjectOptions:
-        return ObjectOptions(keep=self.keep, exclude=self.exclude, drop_training=self.drop_training,
-                             drop_importances=self.drop_importances,
-                             importance_tolerance=self.tolerance * SEARCH_MARGIN)
-
-    @property
-    def effective_preset(self) -> str:
-        if self.preset == "auto":
-            return "float16" if self.check else "float32"
-        return self.preset
-
-    def table(self) -> dict:
-        return rule_table(self.effective_preset, self.casts)
-
+from .options import DEFAULT_TOLERANCE, SEARCH_MARGIN, PruneOptions
+from .rules import CastRule
+from .verify import Reference, check_against, reference_outputs, rejudge
 
 @dataclass
 class PruneResult:

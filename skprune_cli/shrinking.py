@@ -8,9 +8,9 @@ from pathlib import Path
 from .errors import UsageError
 from .fidelity import load_check_data
 from .formats import Limits, check_target, load_command, read_model, target_for, write_model
-from .prune import PruneOptions, prune_model
+from .options import DEFAULT_TOLERANCE, PruneOptions
+from .pruning import prune_model
 from .report import ShrinkReport
-from .verify import DEFAULT_TOLERANCE
 
 
 @dataclass

@@ -1,0 +1,328 @@
+"""Listing a ``.skops`` archive's arrays without building the model.
+
+Reads only the zip directory, the ``.npy`` headers and ``schema.json``; no
+estimator is constructed and no array data is decompressed, so nothing in
+the file runs and a 300 MB model is listed in a fraction of a second.
+``schema.json`` is decoded with msgspec into a typed node tree that skips
+what listing does not need (a 75k-word vocabulary costs almost nothing).
+Paths follow the same rules as ``walk.py``, so they match what ``shrink``
+reports.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import mmap
+import re
+import struct
+import zipfile
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Optional, Union
+
+import msgspec
+import numpy as np
+
+from ..errors import InputRefused
+from ..paths import join, named_items
+from .archive import MAX_DEPTH, Limits, check_members
+
+
+_RENAME = {"cls": "__class__", "module": "__module__", "id": "__id__"}
+
+
+class _Node(msgspec.Struct, tag_field="__loader__", rename=_RENAME, gc=False):
+    """A skops schema node: only the fields that locate arrays are decoded, the rest is skipped."""
+
+    cls: str = ""
+    module: str = ""
+    id: Optional[int] = None  # id() of the saved object: an object reached twice is listed once
+
+
+class JsonNode(_Node, tag="JsonNode"):
+    content: str = ""  # the value, JSON-encoded
+
+
+class DictNode(_Node, tag="DictNode"):
+    """A dict held in an attribute (a vocabulary, cv_results_): decoded only if it holds arrays."""
+
+    content: msgspec.Raw = msgspec.Raw(b"{}")
+
+
+class AttrDict(_Node, tag="DictNode"):
+    """An object's attributes: always decoded."""
+
+    content: "dict[str, AnyNode]" = {}
+
+
+class ListNode(_Node, tag="ListNode"):
+    content: "list[AnyNode]" = []
+
+
+class TupleNode(_Node, tag="TupleNode"):
+    content: "list[AnyNode]" = []
+
+
+class SetNode(_Node, tag="SetNode"):
+    pass
+
+
+class ObjectNode(_Node, tag="ObjectNode"):
+    content: "Optional[StateNode]" = None
+
+
+class TreeNode(_Node, tag="TreeNode"):
+    content: "Optional[StateNode]" = None
+
+
+class LossNode(_Node, tag="LossNode"):
+    content: "Optional[StateNode]" = None
+
+
+class RandomStateNode(_Node, tag="RandomStateNode"):
+    content: "Optional[StateNode]" = None
+
+
+class ConstructorFromReduceNode(_Node, tag="ConstructorFromReduceNode"):
+    content: "Optional[StateNode]" = None
+
+
+class _Main(msgspec.Struct, gc=False):
+    main: "Optional[AnyNode]" = None
+
+
+class DefaultDictNode(_Node, tag="DefaultDictNode"):
+    content: Optional[_Main] = None
+
+
+class DeprecatedDictNode(_Node, tag="_DictWithDeprecatedKeysNode"):
+    content: Optional[_Main] = None
+
+
+class _Masked(msgspec.Struct, gc=False):
+    data: "Optional[AnyNode]" = None
+
+
+class MaskedArrayNode(_Node, tag="MaskedArrayNode"):
+    content: Optional[_Masked] = None
+
+
+class NdArrayNode(_Node, tag="NdArrayNode"):
+    type: str = ""
+    file: Optional[str] = None
+    content: "Optional[list[AnyNode]]" = None
+
+
+class SparseMatrixNode(_Node, tag="SparseMatrixNode"):
+    type: str = ""
+    file: Optional[str] = None
+
+
+# nodes that cannot hold a numeric array skprune would report
+class _Leafish(_Node):
+    pass
+
+
+_LEAF_TAGS = ("BytesNode", "BytearrayNode", "SliceNode", "FunctionNode", "MethodNode", "PartialNode", "TypeNode",
+              "CachedNode", "OperatorFuncNode", "DTypeNode", "RandomGeneratorNode", "QuantileForestNode")
+_LEAVES = tuple(type(tag, (_Leafish,), {}, tag=tag) for tag in _LEAF_TAGS)
+
+AnyNode = Union[JsonNode, DictNode, ListNode, TupleNode, SetNode, ObjectNode, TreeNode, LossNode, RandomStateNode,
+                ConstructorFromReduceNode, DefaultDictNode, DeprecatedDictNode, MaskedArrayNode, NdArrayNode,
+                SparseMatrixNode, *_LEAVES]  # type: ignore[valid-type]
+
+
+# an object's state: its attribute dict, or the tuple a compiled object pickles to
+StateNode = Union[AttrDict, TupleNode, ListNode, JsonNode]
+
+_DECODER = msgspec.json.Decoder(AnyNode)
+_DICT_DECODER = msgspec.json.Decoder(dict[str, AnyNode])
+_FILE_KEY = re.compile(rb'"file"\s*:\s*"')  # skops' member reference; a word "file" maps to an object
+_OWNERS = (ObjectNode, TreeNode, LossNode, RandomStateNode, ConstructorFromReduceNode)
+
+
+@dataclass
+class SchemaArray:
+    path: str
+    owner_class: str
+    owner_module: str
+    attr: str
+    file: str
+    dtype: np.dtype
+    shape: tuple[int, ...]
+    nbytes: int
+    sparse: bool = False
+    alias_paths: list[str] = field(default_factory=list)
+
+
+def _npy_header(archive: zipfile.ZipFile, name: str) -> tuple[tuple[int, ...], np.dtype, int]:
+    with archive.open(name) as member:
+        stream = io.BytesIO(member.read(1 << 16))
+    version = np.lib.format.read_magic(stream)
+    reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, _, dtype = reader(stream, max_header_size=1 << 16)
+    return tuple(int(n) for n in shape), dtype, 0
+
+
+def _sparse_info(archive: zipfile.ZipFile, name: str) -> tuple[tuple[int, ...], np.dtype, int]:
+    """Shape, dtype and payload bytes of a scipy ``.npz`` member (its own small zip)."""
+    with zipfile.ZipFile(io.BytesIO(archive.read(name))) as inner:
+        shape: tuple[int, ...] = ()
+        dtype = np.dtype(np.float64)
+        total = 0
+        for item in inner.namelist():
+            if not item.endswith(".npy"):
+                continue
+            dims, kind, _ = _npy_header(inner, item)
+            if item == "shape.npy":
+                shape = tuple(int(v) for v in np.load(io.BytesIO(inner.read(item)), allow_pickle=False))
+            elif item != "format.npy":
+                total += int(np.prod(dims, dtype=np.int64)) * kind.itemsize
+                if item == "data.npy":
+                    dtype = kind
+    return shape, dtype, total
+
+
+def _name_of(node: object) -> str | None:
+    """The name of a ``(name, estimator, ...)`` tuple node, as walk.py names live tuples."""
+    if not isinstance(node, TupleNode) or len(node.content) < 2 or not isinstance(node.content[0], JsonNode):
+        return None
+    try:
+        value = msgspec.json.decode(node.content[0].content)
+    except msgspec.DecodeError:
+        return None
+    return value if isinstance(value, str) else None
+
+
+class _Lister:
+    def __init__(self, archive: zipfile.ZipFile) -> None:
+        self.archive = archive
+        self.arrays: list[SchemaArray] = []
+        self.by_file: dict[str, SchemaArray] = {}
+        self.seen: set[int] = set()
+        self.types: set[str] = set()
+
+    def visit(self, root: object) -> None:
+        stack: list[tuple[object, str, str, str, str, int]] = [(root, "", "", "", "", 0)]
+        while stack:
+            node, path, owner, module, attr, depth = stack.pop()
+            if depth > MAX_DEPTH:
+                raise ValueError("schema nests too deeply")
+            children = self._children(node, path, owner, module, attr)
+            stack.extend((c, p, o, m, a, depth + 1) for c, p, o, m, a in reversed(children))
+
+    def _children(self, node: object, path: str, owner: str, module: str, attr: str) -> list:
+        if not isinstance(node, _Node):
+            return []
+        if node.module or node.cls:
+            self.types.add(f"{node.module}.{node.cls}")
+        if node.id is not None and not isinstance(node, (JsonNode, NdArrayNode, SparseMatrixNode)):
+            # skops writes an object again each time it is reached (a Tree's state, a shared
+            # RandomState); walk.py visits each object once, at its first path: so do we
+            if node.id in self.seen:
+                return []
+            self.seen.add(node.id)
+        if isinstance(node, NdArrayNode):
+            if node.type == "numpy" and node.file:
+                if node.cls == "ndarray":  # numpy scalars (np.float64 intercepts...) are not arrays to walk.py
+                    self._array(node.file, path, owner, module, attr, sparse=False)
+                return []
+            return [(item, join(path, str(i)), owner, module, attr) for i, item in enumerate(node.content or [])]
+        if isinstance(node, SparseMatrixNode):
+            if node.file:
+                self._array(node.file, path, owner, module, attr, sparse=True)
+            return []
+        if isinstance(node, _OWNERS):
+            state = node.content
+            if isinstance(state, TupleNode):  # a compiled object's pickled state: items are its attributes
+                return [(item, join(path, str(i)), node.cls, node.module, str(i)) for i, item in enumerate(state.content)]
+            return [(state, path, node.cls, node.module, "")] if state is not None else []
+        if isinstance(node, DictNode):
+            if _FILE_KEY.search(memoryview(node.content)) is None:  # a vocabulary or parameters: no arrays
+                return []
+            values = _DICT_DECODER.decode(node.content)
+            return [(value, join(path, key), owner, module, attr or key) for key, value in values.items()]
+        if isinstance(node, AttrDict):
+            return [(value, join(path, key), owner, module, attr or key) for key, value in node.content.items()]
+        if isinstance(node, (DefaultDictNode, DeprecatedDictNode)):
+            return [(node.content.main, path, owner, module, attr)] if node.content is not None else []
+        if isinstance(node, MaskedArrayNode):
+            return []
+        if isinstance(node, (ListNode, TupleNode)):
+            items = node.content
+            names = named_items(items, _name_of)
+            if names is None:
+                return [(item, join(path, str(i)), owner, module, attr) for i, item in enumerate(items)]
+            out = []
+            for name, item in zip(names, items):
+                base = join(path, name)
+                out += [(part, base if j == 1 else f"{base}~{j}", owner, module, attr)
+                        for j, part in enumerate(item.content) if j >= 1]  # type: ignore[union-attr]
+            return out
+        return []
+
+    def _array(self, file: str, path: str, owner: str, module: str, attr: str, sparse: bool) -> None:
+        known = self.by_file.get(file)
+        if known is not None:
+            known.alias_paths.append(path)
+            return
+        if sparse:
+            shape, dtype, nbytes = _sparse_info(self.archive, file)
+        else:
+            shape, dtype, _ = _npy_header(self.archive, file)
+            nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        entry = SchemaArray(path, owner, module, attr, file, dtype, shape, nbytes, sparse)
+        self.by_file[file] = entry
+        self.arrays.append(entry)
+
+
+@contextlib.contextmanager
+def _schema_bytes(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: str) -> Iterator[Any]:
+    """``schema.json``'s bytes; a stored (uncompressed) member is mapped, not copied."""
+    if info.compress_type != zipfile.ZIP_STORED:
+        yield archive.read(info)
+        return
+    with open(path, "rb") as handle:
+        mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+    try:
+        local = mapped[info.header_offset : info.header_offset + 30]
+        if local[:4] != b"PK\x03\x04":
+            raise InputRefused("schema.json's local header is damaged", path)
+        name_len, extra_len = struct.unpack("<HH", local[26:30])
+        start = info.header_offset + 30 + name_len + extra_len
+        # no checksum pass: listing builds nothing, and a damaged schema simply fails to decode
+        yield memoryview(mapped)[start : start + info.file_size]
+    finally:
+        with contextlib.suppress(BufferError):  # decoded Raw slices still alive: the GC closes it
+            mapped.close()
+
+
+@dataclass
+class Listing:
+    arrays: list[SchemaArray]
+    root_class: str
+    schema_bytes: int
+    types: list[str]
+
+
+def list_arrays(path: str, limits: Limits = Limits()) -> Listing:
+    """Every array in a ``.skops`` file, named as ``shrink`` names it, without building the model."""
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        raise InputRefused(f"not a readable skops archive ({exc})", path) from None
+    with archive:
+        check_members(archive, path, limits)
+        info = archive.getinfo("schema.json")
+        try:
+            lister = _Lister(archive)
+            with _schema_bytes(archive, info, path) as raw:
+                root = _DECODER.decode(raw)
+                lister.visit(root)
+                root_class = root.cls
+                del root  # lazy dicts reference the mapped file
+        except InputRefused:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a schema we cannot list is refused, never a crash
+            raise InputRefused(f"malformed skops archive ({type(exc).__name__}: {exc})", path) from None
+        return Listing(lister.arrays, root_class, info.file_size, sorted(lister.types))
