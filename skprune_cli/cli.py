@@ -19,7 +19,10 @@ from . import __version__
 from .errors import EXIT_FIDELITY, EXIT_USAGE, SkpruneError
 from .formats import Limits
 from .inspection import inspect_model
-from .render import render_check, render_inspect, render_shrink
+from .progress import Reporter, reporting
+from .render import RichReporter, render_check, render_inspect, render_shrink
+
+PROGRESS_MIN_BYTES = 10 << 20  # below this a run takes a blink: no bar
 
 EXIT_INTERNAL = 5
 
@@ -98,6 +101,20 @@ def _errors() -> Iterator[None]:
         raise typer.Exit(EXIT_INTERNAL) from None
 
 
+@contextlib.contextmanager
+def _progress(paths: list[Path], silent: bool) -> Iterator[None]:
+    """Rich bars on stderr for big files, only on a terminal and never with --quiet or --json."""
+    size = sum(p.stat().st_size for p in paths if p.is_file())
+    show = not silent and sys.stderr.isatty() and size >= PROGRESS_MIN_BYTES
+    drawer: Reporter = RichReporter(Console(stderr=True)) if show else Reporter()
+    try:
+        with reporting(drawer):
+            yield
+    finally:
+        if isinstance(drawer, RichReporter):
+            drawer.close()
+
+
 def _path_arg(path: Path) -> Path:
     if not path.exists():
         print(f"skprune: {path}: no such file", file=sys.stderr)
@@ -168,7 +185,8 @@ def shrink(
             label_tolerance=label_tolerance, exclude=tuple(exclude or ()), drop_importances=drop_importances,
             limits=Limits.parse(max_size, max_ratio),
         )
-        report = shrink_file(request)
+        with _progress([model], quiet or json_out):
+            report = shrink_file(request)
         if json_out:
             print(report.to_json())
         elif not quiet:
@@ -198,9 +216,10 @@ def check(
     with _errors():
         from .fidelity import check_files
 
-        report = check_files(_path_arg(original), _path_arg(pruned), data=data, data_key=data_key,
-                             data_field=data_field, tolerance=tolerance, label_tolerance=label_tolerance,
-                             trust=tuple(trust or ()), limits=Limits.parse(max_size, max_ratio))
+        with _progress([original, pruned], json_out):
+            report = check_files(_path_arg(original), _path_arg(pruned), data=data, data_key=data_key,
+                                 data_field=data_field, tolerance=tolerance, label_tolerance=label_tolerance,
+                                 trust=tuple(trust or ()), limits=Limits.parse(max_size, max_ratio))
         if json_out:
             print(report.to_json())
         else:

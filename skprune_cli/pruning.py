@@ -19,6 +19,7 @@ from .plan import Decision, plan_arrays
 from .probes import Probes, synthesize
 from .report import ArrayChange, CheckReport, Dropped, Transformed
 from .options import DEFAULT_TOLERANCE, SEARCH_MARGIN, PruneOptions
+from .progress import reporter, step
 from .rules import CastRule
 from .verify import Reference, check_against, reference_outputs, rejudge
 
@@ -82,10 +83,12 @@ def _apply(
     strict = options.tolerance * SEARCH_MARGIN
 
     def check() -> CheckReport:
+        reporter().advance(1)
         return check_against(reference, model, strict, options.label_tolerance)
 
-    final = settle(decisions, check)
-    switched, approved = choose_layouts(decisions, check)
+    with step("checking"):
+        final = settle(decisions, check)
+        switched, approved = choose_layouts(decisions, check)
     for path in switched:
         transformed.append(Transformed(path, "", "layout", "stored column by column (Fortran order)",
                                        "the same values compress better in this order"))
@@ -94,9 +97,11 @@ def _apply(
 
 def prune_model(model: Any, options: PruneOptions, inputs: Probes | None = None) -> PruneResult:
     """Prune ``model`` in place and say what changed and how it was checked."""
-    reference = make_reference(model, inputs) if options.check else None
-    found, transformed, dropped = apply_object_knowledge(model, options.objects())
-    decisions = plan_arrays(found.arrays, options.table(), options.keep, options.lossless)
+    with step("reference outputs"):
+        reference = make_reference(model, inputs) if options.check else None
+    with step("pruning"):
+        found, transformed, dropped = apply_object_knowledge(model, options.objects())
+        decisions = plan_arrays(found.arrays, options.table(), options.keep, options.lossless)
     before = [(str(d.ref.dtype), d.ref.nbytes) for d in decisions]
     report = _apply(model, decisions, options, reference, transformed)
     changes = [describe(d, dtype, nbytes) for d, (dtype, nbytes) in zip(decisions, before)]

@@ -3,9 +3,39 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from .progress import Reporter
 from .report import CheckReport, InspectReport, ShrinkReport
+
+
+class RichReporter(Reporter):
+    """Draws the library's progress steps as transient Rich bars on stderr."""
+
+    def __init__(self, console: Console) -> None:
+        self._progress = Progress(TextColumn("{task.description:<18}"), BarColumn(), TaskProgressColumn(),
+                                  TimeElapsedColumn(), console=console, transient=True)
+        self._tasks: list[TaskID] = []
+        self._started = False
+
+    def begin(self, step: str, total: float | None = None) -> None:
+        if not self._started:
+            self._progress.start()
+            self._started = True
+        self._tasks.append(self._progress.add_task(step, total=total))
+
+    def advance(self, amount: float = 1.0) -> None:
+        if self._tasks:
+            self._progress.advance(self._tasks[-1], amount)
+
+    def end(self) -> None:
+        if self._tasks:
+            self._progress.remove_task(self._tasks.pop())
+
+    def close(self) -> None:
+        if self._started:
+            self._progress.stop()
 
 
 def human(n: float) -> str:

@@ -63,6 +63,7 @@ def shrink_file(request: ShrinkRequest) -> ShrinkReport:
         written = write_model(
             result.model, request.output, target, force=request.force, inputs=(request.source,),  # type: ignore[arg-type]
             estimate_best=target.format == "skops" and target.compression == "deflate",
+            size_hint=result.bytes_after,
         )
         output, trusted = written.info, written.trusted
         command = load_command(request.output, target, trusted)  # type: ignore[arg-type]

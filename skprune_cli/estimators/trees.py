@@ -128,18 +128,33 @@ def round_importances(source: Any, trees: list[Tree], tolerance: float, summary:
             round_importances(tree, [tree], tolerance, summary)
         return
     fields = [_Fields(t) for t in trees]
-    for bits in IMPORTANCE_BITS:
+
+    def error_at(bits: int) -> float:
         for f in fields:
             f.round(bits)
-        error = _importance_error(reference, _importances(source))
+        return _importance_error(reference, _importances(source))
+
+    # fewer bits, larger error: bisect the ladder instead of walking it
+    low, high = 0, len(IMPORTANCE_BITS) - 1
+    best: tuple[int, float] | None = None
+    while low <= high:
+        middle = (low + high) // 2
+        error = error_at(IMPORTANCE_BITS[middle])
         if error <= tolerance:
-            for f in fields:
-                f.finish(bits)
-            summary.importance_bits.append(bits)
-            summary.worst_importance_error = max(summary.worst_importance_error, error)
-            return
+            best, high = (IMPORTANCE_BITS[middle], error), middle - 1
+        else:
+            low = middle + 1
+    if best is None:
+        for f in fields:
+            f.restore()
+        return
+    bits, error = best
+    if error_at(bits) != error:  # leave the fields at the chosen precision
+        error = _importance_error(reference, _importances(source))
     for f in fields:
-        f.restore()
+        f.finish(bits)
+    summary.importance_bits.append(bits)
+    summary.worst_importance_error = max(summary.worst_importance_error, error)
 
 
 def transform_tree(tree: Tree, summary: TreeSummary, drop_importances: bool) -> None:

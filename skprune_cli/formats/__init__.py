@@ -18,6 +18,7 @@ from ..errors import InputRefused, UsageError
 from ..report import FileInfo
 from .archive import Limits, human_size
 from .atomic import atomic_write, check_target
+from ..progress import step
 from .compression import Policy
 
 # Reading and writing models needs skops and scikit-learn (a second to import); listing a
@@ -174,6 +175,7 @@ def write_model(
     force: bool = False,
     inputs: tuple[Path, ...] = (),
     estimate_best: bool = False,
+    size_hint: int | None = None,
 ) -> Written:
     """Write atomically; with ``estimate_best``, a DEFLATE archive also says what ``best`` would save."""
     from .pickle_io import write_pickle
@@ -185,11 +187,12 @@ def write_model(
     policy = Policy(target.compression, estimate=estimate_best)
     with atomic_write(path, force) as handle:
         if target.format == "skops":
-            trusted = write_skops(model, handle, policy)
+            trusted = write_skops(model, handle, policy, size_hint)
         else:
             codec = None if target.compression == "none" else target.compression
-            write_pickle(model, handle, codec, level=9 if target.best else None)
-    return Written(FileInfo(str(path), target.format, path.stat().st_size), trusted, policy.best_saving,
+            with step("writing"):
+                write_pickle(model, handle, codec, level=9 if target.best else None)
+    return Written(FileInfo(str(path), target.format, path.stat().st_size), trusted, policy.saving,
                    policy.chosen or None)
 
 

@@ -29,7 +29,7 @@ import numpy as np
 SAMPLE = 1 << 20
 AGREE = 3
 ESTIMATE_SAMPLE = 128 * 1024
-ESTIMATE_MEMBERS = 16
+ESTIMATE_PER_KIND = 2  # members of one dtype compress alike: two samples tell the ratio
 ESTIMATE_MIN = 256 * 1024
 METHODS = {"none": zipfile.ZIP_STORED, "deflate": zipfile.ZIP_DEFLATED, "bzip2": zipfile.ZIP_BZIP2,
            "lzma": zipfile.ZIP_LZMA}
@@ -138,9 +138,10 @@ class Policy:
     # best: members of one dtype (a forest's node arrays) compress alike; after AGREE samples
     # picked the same method, the rest of that dtype skip the sampling
     decided: dict[str, list[str]] = field(default_factory=dict)
-    sampled_deflate: int = 0
-    sampled_best: int = 0
-    sampled_members: int = 0
+    # estimate: per dtype, sampled best/DEFLATE ratios; per member, its dtype (to scale sizes later)
+    ratios: dict[str, list[float]] = field(default_factory=dict)
+    kinds: dict[str, str] = field(default_factory=dict)
+    saving: int = 0  # set after writing: what best would have saved
     chosen: dict[str, int] = field(default_factory=dict)
 
     def choose(self, name: str, data: bytes | memoryview) -> Choice:
@@ -152,7 +153,7 @@ class Policy:
         else:
             method = self.mode
             if self.estimate and method == "deflate":
-                self._estimate(view, itemsize)
+                self._estimate(name, view, itemsize, str(dtype))
         self.chosen[method] = self.chosen.get(method, 0) + 1
         strong = self.mode == "best"
         level = 9 if method in ("deflate", "bzip2") and strong else None
@@ -171,18 +172,24 @@ class Policy:
             self.decided.setdefault(kind, []).append(method)
         return method
 
-    def _estimate(self, view: memoryview, itemsize: int) -> None:
-        if len(view) < ESTIMATE_MIN or self.sampled_members >= ESTIMATE_MEMBERS:
+    def _estimate(self, name: str, view: memoryview, itemsize: int, kind: str) -> None:
+        if len(view) < ESTIMATE_MIN:
+            return
+        self.kinds[name] = kind
+        seen = self.ratios.setdefault(kind, [])
+        if len(seen) >= ESTIMATE_PER_KIND:
             return
         sample = _sample(view, ESTIMATE_SAMPLE)
         deflate = compressed_size("deflate", sample, itemsize)
         best = min(deflate, *(compressed_size(m, sample, itemsize) for m in ("bzip2", "lzma")))
-        scale = len(view) / len(sample)
-        self.sampled_deflate += int(deflate * scale)
-        self.sampled_best += int(best * scale)
-        self.sampled_members += 1
+        seen.append(best / max(deflate, 1))
 
-    @property
-    def best_saving(self) -> int:
-        """Estimated bytes ``--compression best`` would save over DEFLATE (0 when not estimated)."""
-        return max(self.sampled_deflate - self.sampled_best, 0)
+    def best_saving(self, written: list[zipfile.ZipInfo]) -> int:
+        """Estimated bytes ``--compression best`` would save over the DEFLATE members written."""
+        saving = 0.0
+        for info in written:
+            kind = self.kinds.get(info.filename)
+            if kind is not None and self.ratios.get(kind):
+                ratio = sum(self.ratios[kind]) / len(self.ratios[kind])
+                saving += info.compress_size * (1 - ratio)
+        return max(int(saving), 0)

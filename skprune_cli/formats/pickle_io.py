@@ -21,6 +21,7 @@ from typing import Any, BinaryIO, Iterable, Iterator
 
 from ..errors import InputRefused
 from .allowlist import Refused, check_global
+from ..progress import reporter, step
 from .archive import RATIO_FLOOR, Limits, human_size
 
 HEADROOM = 2 << 30  # address space granted on top of what the data can justify
@@ -58,6 +59,7 @@ class Bounded:
 
     def _account(self, n: int) -> None:
         self.count += n
+        reporter().advance(n)
         if self.count > self._limits.max_size:
             raise _TooBig(f"decompresses to more than {human_size(self._limits.max_size)} "
                           "(raise the limit with --max-size if you trust it)")
@@ -74,6 +76,9 @@ class Bounded:
         data = self._stream.readline(limit)
         self._account(len(data))
         return data
+
+    def peek(self, n: int = 0) -> bytes:  # lets the C unpickler read ahead instead of call by call
+        return self._stream.peek(n) if hasattr(self._stream, "peek") else b""
 
     def readinto(self, buffer: Any) -> int:
         data = self.read(len(memoryview(buffer)))
@@ -195,10 +200,9 @@ def read_pickle(path: Path, trust: Iterable[str] = (), limits: Limits = Limits()
         codec = sniff_compression(head)
         stream: Any = open_stream(raw, codec)
         expected = size if codec is None else min(limits.max_size, int(size * limits.max_ratio))
-        if codec is not None:
-            stream = Bounded(stream, size, limits)
+        stream = Bounded(stream, size, limits if codec is not None else Limits(max(size, 1), float("inf")))
         try:
-            with memory_cap(4 * expected + HEADROOM):
+            with memory_cap(4 * expected + HEADROOM), step("loading", None if codec else size):
                 return RestrictedUnpickler(stream, trusted).load()
         except Refused as exc:
             first = str(exc)

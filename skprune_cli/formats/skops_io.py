@@ -24,6 +24,7 @@ from skops.io._protocol import PROTOCOL
 
 from ..errors import InputRefused
 from .archive import Limits, check_archive, read_checked_schema
+from ..progress import reporter, step
 from .compression import Policy, tuned_lzma
 
 # Types skops leaves untrusted because their content could be unsafe, which skprune makes safe
@@ -49,8 +50,10 @@ def read_skops(path: Path, trust: Iterable[str] = (), limits: Limits = Limits())
         try:
             check_archive(zip_file, source, limits)
             schema = read_checked_schema(zip_file, source, PROTOCOL)
-            context = LoadContext(src=zip_file, protocol=schema["protocol"])
-            tree = get_tree(schema, context, trusted=list(trust) or None)
+            total = sum(info.compress_size for info in zip_file.infolist())
+            with step("loading", total):
+                context = LoadContext(src=_CountingZip(zip_file), protocol=schema["protocol"])  # type: ignore[arg-type]
+                tree = get_tree(schema, context, trusted=list(trust) or None)
             unsafe = set(tree.get_unsafe_set())
         except InputRefused:
             raise
@@ -71,6 +74,21 @@ def read_skops(path: Path, trust: Iterable[str] = (), limits: Limits = Limits())
             raise InputRefused("rebuilding the model needs more memory than is available", source) from None
         except Exception as exc:  # noqa: BLE001
             raise InputRefused(f"could not rebuild the model ({type(exc).__name__}: {exc})", source) from None
+
+
+class _CountingZip:
+    """The archive as skops reads it, advancing the loading progress member by member."""
+
+    def __init__(self, zip_file: zipfile.ZipFile) -> None:
+        self._zip = zip_file
+
+    def read(self, name: str) -> bytes:
+        data = self._zip.read(name)
+        reporter().advance(self._zip.getinfo(name).compress_size)
+        return data
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._zip, name)
 
 
 class _PolicyZip:
@@ -97,6 +115,7 @@ class _PolicyZip:
         else:
             self._zip.writestr(info, data, compress_type=choice.method, compresslevel=choice.level)
         self._names.add(name)
+        reporter().advance(len(data))
 
 
 class _NoData:
@@ -113,9 +132,9 @@ def audit_schema(schema: dict[str, Any], trust: Iterable[str] = ()) -> list[str]
     return sorted(tree.get_unsafe_set())
 
 
-def write_skops(obj: Any, handle: BinaryIO, policy: Policy) -> list[str]:
+def write_skops(obj: Any, handle: BinaryIO, policy: Policy, size_hint: int | None = None) -> list[str]:
     """Write the archive; return the types a reader must pass to ``skops.io.load(trusted=...)``."""
-    with zipfile.ZipFile(handle, "w", allowZip64=True) as zip_file:
+    with zipfile.ZipFile(handle, "w", allowZip64=True) as zip_file, step("writing", size_hint):
         members = _PolicyZip(zip_file, policy)
         context = SaveContext(zip_file=members)  # type: ignore[arg-type]
         state = get_state(obj, context)
@@ -123,4 +142,6 @@ def write_skops(obj: Any, handle: BinaryIO, policy: Policy) -> list[str]:
         state["protocol"] = context.protocol
         state["_skops_version"] = skops.__version__
         members.writestr("schema.json", json.dumps(state, separators=(",", ":")).encode("utf-8"))
+        if policy.estimate:
+            policy.saving = policy.best_saving(zip_file.infolist())
     return audit_schema(state)
