@@ -1,7 +1,7 @@
 """Keeping only the lossy casts that pass the fidelity check.
 
-Every array first takes its exact narrowing. Lossy candidates then go down
-their ladder (float16, then float32, then unchanged) together: one check when
+Every candidate array goes down its ladder (float16, then float32, then the
+exact narrowing, then unchanged) together with the others: one check when
 everything passes, as on most models. When the check fails, culprits are found
 by bisection over groups of candidates, largest first, so a big model with one
 sensitive array costs a few checks, not one per array. A candidate is accepted
@@ -37,11 +37,11 @@ class Candidate:
 
     @property
     def rung(self) -> Rung:
-        return self.decision.lossy[self.level]
+        return self.decision.rungs[self.level]
 
     @property
     def has_rung(self) -> bool:
-        return self.level < len(self.decision.lossy)
+        return self.level < len(self.decision.rungs)
 
     def take_rung(self) -> None:
         assert self.original is not None
@@ -50,9 +50,8 @@ class Candidate:
 
     def take_safe(self) -> None:
         assert self.original is not None
-        exact = self.decision.exact
-        self.decision.ref.assign(self.original if exact is None else cast(self.original, exact))
-        self.decision.final = exact
+        self.decision.ref.assign(self.original)
+        self.decision.final = None
 
     def release(self) -> None:
         self.original = None
@@ -107,9 +106,8 @@ def _search(
 
 
 def settle(decisions: Sequence[Decision], check: Check) -> CheckReport:
-    """Apply exact changes, then every lossy rung the check allows; return the final check."""
-    apply_exact(decisions)
-    candidates = sorted((Candidate(d) for d in decisions if d.lossy), key=lambda c: -c.decision.ref.nbytes)
+    """Apply every rung the check allows; return the final check."""
+    candidates = sorted((Candidate(d) for d in decisions if d.rungs), key=lambda c: -c.decision.ref.nbytes)
     for c in candidates:
         c.take_rung()
     report = check()
@@ -122,9 +120,9 @@ def settle(decisions: Sequence[Decision], check: Check) -> CheckReport:
     if candidates:
         baseline = check()
         if not baseline.passed:
-            raise FidelityError(f"even the exact-only model fails the check: {worst(baseline)}")
+            raise FidelityError(f"even the exact-only model fails the check (no cast applied): {worst(baseline)}")
     else:
-        raise FidelityError(f"even the exact-only model fails the check: {worst(report)}")
+        raise FidelityError(f"even the exact-only model fails the check (no cast applied): {worst(report)}")
     last: CheckReport | None = baseline
     big, rest = _tiers(candidates)
     for c in big:  # the largest arrays get the error budget first, one ladder step at a time

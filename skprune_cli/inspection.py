@@ -65,8 +65,9 @@ def _estimate(array: SchemaArray, table: dict, keep: tuple[str, ...]) -> tuple[s
     return str(target), after, "estimated from the dtype (values not read)"
 
 
-def _schema_entries(path: Path, options: PruneOptions, limits: Limits) -> tuple[list[ArrayEntry], str, int]:
-    listing = list_arrays(str(path), limits)
+def _schema_entries(path: Path, options: PruneOptions, limits: Limits,
+                    trust: Iterable[str]) -> tuple[list[ArrayEntry], str, int]:
+    listing = list_arrays(str(path), limits, trust)
     table = options.table()
     entries = []
     for a in listing.arrays:
@@ -95,7 +96,7 @@ def inspect_model(
         path = Path(model)
         check_input(path)
         if sniff(path) == "skops" and not str(path).lower().endswith((".pkl", ".pickle")):
-            entries, root, schema_bytes = _schema_entries(path, options, limits)
+            entries, root, schema_bytes = _schema_entries(path, options, limits, trust)
             info = FileInfo(str(path), "skops", path.stat().st_size)
         else:
             loaded = read_model(path, trust, limits)

@@ -22,9 +22,11 @@ from .walk import ArrayRef
 class Decision:
     """What may happen to one array, and (once applied) what did.
 
-    ``exact`` is always safe to take; ``lossy`` rungs (narrowest first) change
-    values and are kept only if the fidelity check passes (or when the user
-    turns the check off). ``final`` is the dtype applied, None for unchanged.
+    ``exact`` keeps every value but still changes the dtype, and a dtype can
+    change a computation (HistGradientBoosting accumulates its predictions in
+    the dtype of ``_baseline_prediction``): under a check it is the last rung
+    of the ladder, after the lossy ones (narrowest first). ``final`` is what
+    was applied, None for unchanged.
     """
 
     ref: ArrayRef
@@ -41,17 +43,22 @@ class Decision:
         return self.lossy[0].dtype if self.lossy else self.exact
 
     @property
+    def rungs(self) -> tuple[Rung, ...]:
+        """Every change a check may try, most compressible first; the exact cast comes last."""
+        return self.lossy + ((Rung(self.exact),) if self.exact is not None else ())
+
+    @property
     def action(self) -> str:
         if self.held and self.final_dtype != self.target:
             return "held back"
         if self.final is None:
             return "kept"
-        if isinstance(self.final, Rung):
-            return "rounded" if self.final.keep is not None else "cast"
-        return "exact"
+        if isinstance(self.final, Rung) and self.final.keep is not None:
+            return "rounded"
+        return "exact" if self.final_dtype == self.exact else "cast"
 
     def explain(self) -> str:
-        applied = self.final.name if self.final is not None else ""
+        applied = self.final.name if isinstance(self.final, Rung) else str(self.final or "")
         if not self.held:
             if isinstance(self.final, Rung) and self.final.keep is not None:
                 return f"{applied}: {self.reason}"

@@ -168,6 +168,54 @@ def read_checked_schema(archive: zipfile.ZipFile, path: str, supported: int) -> 
     return schema
 
 
+class References:
+    """What skops files may legitimately do with object ids and members.
+
+    skops names an array's member after the array object's id, and gives every
+    node the id of the object it stands for; so one member is always referenced
+    by one id (a crafted file pointing 200 arrays at one member multiplies the
+    memory it costs), and no node can contain a node with its own id (the object
+    would contain itself: skops cannot write that, so it is crafted).
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.owner_of: dict[str, int | None] = {}
+
+    def member(self, name: str, node_id: int | None) -> None:
+        if name in self.owner_of and (node_id is None or self.owner_of[name] != node_id):
+            raise _refuse(self.path, f"member {name!r} is shared by different objects (a crafted archive)")
+        self.owner_of[name] = node_id
+
+    def enter(self, node_id: int | None, ancestors: frozenset[int]) -> frozenset[int]:
+        if node_id is None:
+            return ancestors
+        if node_id in ancestors:
+            raise _refuse(self.path, "schema.json has an object that contains itself (a crafted archive)")
+        return ancestors | {node_id}
+
+
+def check_references(schema: dict[str, Any], path: str) -> None:
+    """Apply ``References`` to a parsed ``schema.json``."""
+    refs = References(path)
+    stack: list[tuple[Any, frozenset[int]]] = [(schema, frozenset())]
+    while stack:
+        node, ancestors = stack.pop()
+        if isinstance(node, list):
+            stack.extend((item, ancestors) for item in node if isinstance(item, (dict, list)))
+            continue
+        if node.get("__loader__") == "JsonNode":
+            continue
+        node_id = node.get("__id__")
+        node_id = node_id if isinstance(node_id, int) else None
+        file = node.get("file")
+        if isinstance(file, str):
+            refs.member(file, node_id)
+        inner = refs.enter(node_id, ancestors) if "__loader__" in node else ancestors
+        stack.extend((value, inner) for key, value in node.items()
+                     if isinstance(value, (dict, list)) and key not in ("key_types",))
+
+
 def check_archive(archive: zipfile.ZipFile, path: str, limits: Limits) -> None:
     check_members(archive, path, limits)
     check_arrays(archive, path, limits)

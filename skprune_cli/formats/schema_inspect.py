@@ -18,17 +18,36 @@ import re
 import struct
 import zipfile
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Optional, Union
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Optional, Union
 
 import msgspec
 import numpy as np
 
 from ..errors import InputRefused
 from ..paths import join, named_items
-from .archive import MAX_DEPTH, Limits, check_members
+from .archive import MAX_DEPTH, Limits, References, check_archive
+from .tree_checks import TreeError, check_predictor_arrays, check_tree_arrays
 
 
-_RENAME = {"cls": "__class__", "module": "__module__", "id": "__id__"}
+
+def _skops_protocol() -> int:
+    """The newest protocol the installed skops reads, found without importing skops (slow)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("skops")
+    if spec is not None and spec.submodule_search_locations:
+        protocol_file = Path(list(spec.submodule_search_locations)[0]) / "io" / "_protocol.py"
+        found = re.search(r"^PROTOCOL\s*=\s*(\d+)", protocol_file.read_text(), re.M) if protocol_file.exists() else None
+        if found:
+            return int(found.group(1))
+    return 2
+
+
+SKOPS_PROTOCOL = _skops_protocol()
+
+
+_RENAME = {"cls": "__class__", "module": "__module__", "id": "__id__", "protocol": "protocol"}
 
 
 class _Node(msgspec.Struct, tag_field="__loader__", rename=_RENAME, gc=False):
@@ -37,6 +56,7 @@ class _Node(msgspec.Struct, tag_field="__loader__", rename=_RENAME, gc=False):
     cls: str = ""
     module: str = ""
     id: Optional[int] = None  # id() of the saved object: an object reached twice is listed once
+    protocol: Optional[int] = None  # only on the root
 
 
 class JsonNode(_Node, tag="JsonNode"):
@@ -71,8 +91,13 @@ class ObjectNode(_Node, tag="ObjectNode"):
     content: "Optional[StateNode]" = None
 
 
-class TreeNode(_Node, tag="TreeNode"):
+class _Reduce(msgspec.Struct, gc=False):
+    args: "Optional[AnyNode]" = None
+
+
+class TreeNode(_Node, tag="TreeNode", rename={**_RENAME, "reduce": "__reduce__"}):
     content: "Optional[StateNode]" = None
+    reduce: Optional[_Reduce] = None
 
 
 class LossNode(_Node, tag="LossNode"):
@@ -195,27 +220,31 @@ def _name_of(node: object) -> str | None:
 
 
 class _Lister:
-    def __init__(self, archive: zipfile.ZipFile) -> None:
+    def __init__(self, archive: zipfile.ZipFile, path: str) -> None:
         self.archive = archive
         self.arrays: list[SchemaArray] = []
         self.by_file: dict[str, SchemaArray] = {}
         self.seen: set[int] = set()
-        self.types: set[str] = set()
+        self.kinds: set[tuple[str, str, str]] = set()  # (loader, module, class) of every node
+        self.trees: list[tuple[str, TreeNode]] = []
+        self.predictors: list[tuple[str, ObjectNode]] = []
+        self.refs = References(path)
 
     def visit(self, root: object) -> None:
-        stack: list[tuple[object, str, str, str, str, int]] = [(root, "", "", "", "", 0)]
+        stack: list[tuple[object, str, str, str, str, frozenset[int]]] = [(root, "", "", "", "", frozenset())]
         while stack:
-            node, path, owner, module, attr, depth = stack.pop()
-            if depth > MAX_DEPTH:
+            node, path, owner, module, attr, ancestors = stack.pop()
+            if len(ancestors) > MAX_DEPTH:
                 raise ValueError("schema nests too deeply")
+            if isinstance(node, _Node) and not isinstance(node, (JsonNode, NdArrayNode, SparseMatrixNode)):
+                ancestors = self.refs.enter(node.id, ancestors)
             children = self._children(node, path, owner, module, attr)
-            stack.extend((c, p, o, m, a, depth + 1) for c, p, o, m, a in reversed(children))
+            stack.extend((c, p, o, m, a, ancestors) for c, p, o, m, a in reversed(children))
 
     def _children(self, node: object, path: str, owner: str, module: str, attr: str) -> list:
         if not isinstance(node, _Node):
             return []
-        if node.module or node.cls:
-            self.types.add(f"{node.module}.{node.cls}")
+        self.kinds.add((type(node).__name__, node.module, node.cls))
         if node.id is not None and not isinstance(node, (JsonNode, NdArrayNode, SparseMatrixNode)):
             # skops writes an object again each time it is reached (a Tree's state, a shared
             # RandomState); walk.py visits each object once, at its first path: so do we
@@ -224,14 +253,20 @@ class _Lister:
             self.seen.add(node.id)
         if isinstance(node, NdArrayNode):
             if node.type == "numpy" and node.file:
+                self.refs.member(node.file, node.id)
                 if node.cls == "ndarray":  # numpy scalars (np.float64 intercepts...) are not arrays to walk.py
                     self._array(node.file, path, owner, module, attr, sparse=False)
                 return []
             return [(item, join(path, str(i)), owner, module, attr) for i, item in enumerate(node.content or [])]
         if isinstance(node, SparseMatrixNode):
             if node.file:
+                self.refs.member(node.file, node.id)
                 self._array(node.file, path, owner, module, attr, sparse=True)
             return []
+        if isinstance(node, TreeNode):
+            self.trees.append((path, node))
+        if isinstance(node, ObjectNode) and node.cls == "TreePredictor":
+            self.predictors.append((path, node))
         if isinstance(node, _OWNERS):
             state = node.content
             if isinstance(state, TupleNode):  # a compiled object's pickled state: items are its attributes
@@ -276,6 +311,86 @@ class _Lister:
         self.arrays.append(entry)
 
 
+# Where a schema may point without a reader having to trust anything skops would question.
+_SAFE_TOP = {"", "builtins", "numpy", "scipy", "sklearn", "collections"}
+
+
+def _acceptable(loader: str, module: str, cls: str) -> bool:
+    """Roughly skops' default trust, judged on names only (nothing is imported)."""
+    if loader == "FunctionNode":
+        return module.startswith(("numpy", "scipy.special"))
+    if loader in ("MethodNode", "PartialNode", "OperatorFuncNode"):
+        return False
+    if loader == "TypeNode":
+        return module == "builtins" or module.startswith("numpy")
+    return module.split(".", 1)[0] in _SAFE_TOP
+
+
+def _json_int(node: object) -> int | None:
+    if isinstance(node, JsonNode):
+        try:
+            value = msgspec.json.decode(node.content)
+        except msgspec.DecodeError:
+            return None
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+    return None
+
+
+def _load_member(archive: zipfile.ZipFile, node: object) -> np.ndarray | None:
+    if isinstance(node, NdArrayNode) and node.type == "numpy" and node.file:
+        return np.load(io.BytesIO(archive.read(node.file)), allow_pickle=False)
+    return None
+
+
+def _check_trees(lister: _Lister, archive: zipfile.ZipFile, path: str) -> None:
+    """The node checks of tree_checks.py, on the members of every Tree and TreePredictor."""
+    for where, tree in lister.trees:
+        try:
+            state = tree.content.content if isinstance(tree.content, AttrDict) else {}
+            args = tree.reduce.args.content if tree.reduce and isinstance(tree.reduce.args, TupleNode) else []
+            n_features = _json_int(args[0]) if len(args) > 2 else None
+            n_outputs = _json_int(args[2]) if len(args) > 2 else None
+            classes = _load_member(archive, args[1]) if len(args) > 2 else None
+            nodes = _load_member(archive, state.get("nodes"))
+            values = state.get("values")
+            node_count = _json_int(state.get("node_count"))
+            parts = (n_features, n_outputs, classes, nodes, node_count)
+            if any(part is None for part in parts) or not isinstance(values, NdArrayNode):
+                raise TreeError("the tree's state is incomplete")
+            values_shape, _, _ = _npy_header(archive, values.file)  # type: ignore[arg-type]
+            check_tree_arrays(nodes, values_shape, node_count, n_features, n_outputs,  # type: ignore[arg-type]
+                              int(np.max(classes)))
+        except TreeError as exc:
+            raise InputRefused(f"malformed tree at {where or 'the root'}: {exc}; refusing it even when trusted",
+                               path) from None
+    for where, predictor in lister.predictors:
+        attrs = predictor.content.content if isinstance(predictor.content, AttrDict) else {}
+        try:
+            lengths = {name: _npy_header(archive, node.file)[0][0]  # type: ignore[arg-type]
+                       for name in ("raw_left_cat_bitsets", "binned_left_cat_bitsets")
+                       if isinstance(node := attrs.get(name), NdArrayNode) and node.file}
+            check_predictor_arrays(_load_member(archive, attrs.get("nodes")), None, lengths)
+        except TreeError as exc:
+            raise InputRefused(f"malformed tree at {where}: {exc}; refusing it even when trusted", path) from None
+
+
+def _check_root(root: object, path: str) -> None:
+    """The root must be an estimator, or a dict/list bundle holding one (as read_model decides)."""
+    def estimator(node: object) -> bool:
+        return isinstance(node, _OWNERS) and node.module.startswith("sklearn.")
+
+    if estimator(root):
+        return
+    children: list[object] = []
+    if isinstance(root, DictNode):
+        children = list(_DICT_DECODER.decode(root.content).values())
+    elif isinstance(root, (ListNode, TupleNode)):
+        children = list(root.content)
+    if not any(estimator(child) for child in children):
+        kind = root.cls if isinstance(root, _Node) and root.cls else type(root).__name__
+        raise InputRefused(f"not a scikit-learn model: the file holds a {kind}", path)
+
+
 @contextlib.contextmanager
 def _schema_bytes(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: str) -> Iterator[Any]:
     """``schema.json``'s bytes; a stored (uncompressed) member is mapped, not copied."""
@@ -305,24 +420,38 @@ class Listing:
     types: list[str]
 
 
-def list_arrays(path: str, limits: Limits = Limits()) -> Listing:
-    """Every array in a ``.skops`` file, named as ``shrink`` names it, without building the model."""
+def list_arrays(path: str, limits: Limits = Limits(), trust: Iterable[str] = ()) -> Listing:
+    """Every array in a ``.skops`` file, named as ``shrink`` names it, without building the model.
+
+    The file passes the same structural checks as for ``shrink`` (archive, headers, protocol,
+    references, tree nodes), and names no type skops would question unless ``trust`` does."""
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
         raise InputRefused(f"not a readable skops archive ({exc})", path) from None
     with archive:
-        check_members(archive, path, limits)
+        check_archive(archive, path, limits)
         info = archive.getinfo("schema.json")
         try:
-            lister = _Lister(archive)
+            lister = _Lister(archive, path)
             with _schema_bytes(archive, info, path) as raw:
                 root = _DECODER.decode(raw)
+                protocol = root.protocol
+                if protocol is None or not 0 <= protocol <= SKOPS_PROTOCOL:
+                    raise InputRefused(f"schema.json has unsupported skops protocol {protocol!r}", path)
                 lister.visit(root)
+                _check_root(root, path)
                 root_class = root.cls
                 del root  # lazy dicts reference the mapped file
+            trusted = set(trust)
+            foreign = sorted({f"{m}.{c}" for loader, m, c in lister.kinds
+                              if not _acceptable(loader, m, c) and f"{m}.{c}" not in trusted})
+            if foreign:
+                raise InputRefused(f"untrusted types in the file: {', '.join(foreign)}; "
+                                   "pass --trust TYPE for each one you have reviewed", path)
+            _check_trees(lister, archive, path)
         except InputRefused:
             raise
         except Exception as exc:  # noqa: BLE001 - a schema we cannot list is refused, never a crash
             raise InputRefused(f"malformed skops archive ({type(exc).__name__}: {exc})", path) from None
-        return Listing(lister.arrays, root_class, info.file_size, sorted(lister.types))
+        return Listing(lister.arrays, root_class, info.file_size, sorted(f"{m}.{c}" for _, m, c in lister.kinds))

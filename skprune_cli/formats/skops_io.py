@@ -23,7 +23,7 @@ from skops.io._utils import LoadContext, SaveContext, get_state
 from skops.io._protocol import PROTOCOL
 
 from ..errors import InputRefused
-from .archive import Limits, check_archive, read_checked_schema
+from .archive import Limits, check_archive, check_references, read_checked_schema
 from ..progress import reporter, step
 from .compression import Policy, tuned_lzma
 
@@ -50,6 +50,7 @@ def read_skops(path: Path, trust: Iterable[str] = (), limits: Limits = Limits())
         try:
             check_archive(zip_file, source, limits)
             schema = read_checked_schema(zip_file, source, PROTOCOL)
+            check_references(schema, source)
             total = sum(info.compress_size for info in zip_file.infolist())
             with step("loading", total):
                 context = LoadContext(src=_CountingZip(zip_file), protocol=schema["protocol"])  # type: ignore[arg-type]

@@ -17,10 +17,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sklearn.tree._tree import Tree
 
 from ..errors import InputRefused
-from ..walk import graph
 
 TREE_LEAF = -1
 
@@ -42,12 +40,19 @@ def _children_ok(left: np.ndarray, right: np.ndarray, inner: np.ndarray, leaf_ma
             raise TreeError(f"leaf {i} has a {name} child {int(child[i])}")
 
 
-def check_tree(tree: Tree) -> None:
+def check_tree(tree: Any) -> None:
     state = tree.__getstate__()
-    nodes, values = state["nodes"], state["values"]
-    n = int(state["node_count"])
-    if len(nodes) != n or values.shape[0] != n or n < 1:
-        raise TreeError(f"node_count {n} disagrees with {len(nodes)} nodes and {values.shape[0]} values")
+    check_tree_arrays(state["nodes"], state["values"].shape, int(state["node_count"]), tree.n_features,
+                      tree.n_outputs, int(np.max(tree.n_classes)))
+
+
+def check_tree_arrays(nodes: np.ndarray, values_shape: tuple[int, ...], n: int, n_features: int,
+                      n_outputs: int, max_classes: int) -> None:
+    """The rules for one sklearn tree, on its arrays (a loaded Tree, or a .skops file's members)."""
+    if nodes.dtype.names is None or not {"left_child", "right_child", "feature"} <= set(nodes.dtype.names):
+        raise TreeError("nodes are not sklearn tree records")
+    if len(nodes) != n or values_shape[0] != n or n < 1:
+        raise TreeError(f"node_count {n} disagrees with {len(nodes)} nodes and {values_shape[0]} values")
     left, right = nodes["left_child"], nodes["right_child"]
     inner = left != TREE_LEAF
     if (inner != (right != TREE_LEAF)).any():
@@ -55,16 +60,22 @@ def check_tree(tree: Tree) -> None:
         raise TreeError(f"node {i} has exactly one child")
     _children_ok(left, right, inner, TREE_LEAF)
     feature = nodes["feature"][inner]
-    if feature.size and (feature.min() < 0 or feature.max() >= tree.n_features):
-        raise TreeError(f"a split uses feature {int(feature.max() if feature.max() >= tree.n_features else feature.min())} "
-                        f"of {tree.n_features}")
-    expected = (n, tree.n_outputs, int(np.max(tree.n_classes)))
-    if values.shape != expected:
-        raise TreeError(f"values have shape {values.shape}, expected {expected}")
+    if feature.size and (feature.min() < 0 or feature.max() >= n_features):
+        raise TreeError(f"a split uses feature {int(feature.max() if feature.max() >= n_features else feature.min())} "
+                        f"of {n_features}")
+    expected = (n, n_outputs, max_classes)
+    if tuple(values_shape) != expected:
+        raise TreeError(f"values have shape {tuple(values_shape)}, expected {expected}")
 
 
 def check_predictor(predictor: Any, n_features: int | None) -> None:
-    nodes = getattr(predictor, "nodes", None)
+    lengths = {name: len(value) for name in ("raw_left_cat_bitsets", "binned_left_cat_bitsets")
+               if isinstance(value := getattr(predictor, name, None), np.ndarray)}
+    check_predictor_arrays(getattr(predictor, "nodes", None), n_features, lengths)
+
+
+def check_predictor_arrays(nodes: Any, n_features: int | None, bitsets: dict[str, int]) -> None:
+    """The rules for one HistGradientBoosting predictor, on its arrays."""
     if not isinstance(nodes, np.ndarray) or nodes.dtype.names is None or not len(nodes):
         raise TreeError("predictor has no node records")
     for field in ("left", "right", "is_leaf", "feature_idx", "is_categorical", "bitset_idx"):
@@ -77,9 +88,7 @@ def check_predictor(predictor: Any, n_features: int | None) -> None:
         raise TreeError(f"a split uses feature {int(feature.max())} of {n_features}")
     categorical = inner & (nodes["is_categorical"] != 0)
     for name in ("raw_left_cat_bitsets", "binned_left_cat_bitsets"):
-        bitsets = getattr(predictor, name, None)
-        if categorical.any() and (not isinstance(bitsets, np.ndarray)
-                                  or nodes["bitset_idx"][categorical].max() >= len(bitsets)):
+        if categorical.any() and (name not in bitsets or nodes["bitset_idx"][categorical].max() >= bitsets[name]):
             raise TreeError(f"a categorical split points past {name}")
 
 
@@ -112,6 +121,10 @@ def _n_features(owners: list[tuple[str, Any]], path: str) -> int | None:
 
 def validate_model(model: Any, source: str) -> list[str]:
     """Refuse the model if any tree is malformed; say what was validated."""
+    from sklearn.tree._tree import Tree
+
+    from ..walk import graph
+
     found = graph(model)
     counts = {"Tree": 0, "TreePredictor": 0, "KD/Ball tree": 0}
     try:
