@@ -15,6 +15,7 @@ import pytest
 import skops.io as sio
 
 from skprune_cli import load_model, prune, save_model
+from skprune_cli.formats.skops_io import VALIDATED_TYPES
 from zoo import candidates, fitted_zoo, outputs
 
 ZOO = {f.name: f for f in fitted_zoo()}
@@ -58,9 +59,10 @@ def test_pruned_model_round_trips_both_formats(name, tmp_path):
             warnings.simplefilter("ignore")
             save_model(pruned, targets[1])
     for target in targets:
-        # we wrote this file ourselves, so we may trust what skops does not trust by default
-        trust = sio.get_untrusted_types(file=target) if target.suffix == ".skops" else []
-        loaded = load_model(target, trust=trust)
+        # we wrote this file ourselves, so we may trust what skops does not trust by default,
+        # except the tree types skprune validates instead: those must load with no flag at all
+        untrusted = sio.get_untrusted_types(file=target) if target.suffix == ".skops" else []
+        loaded = load_model(target, trust=[t for t in untrusted if t not in VALIDATED_TYPES])
         again = outputs(loaded, fitted.X_test)
         for method, ref in expected.items():
             if isinstance(ref, Exception):
