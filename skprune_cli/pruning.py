@@ -21,7 +21,7 @@ from .report import ArrayChange, CheckReport, Dropped, Transformed
 from .options import DEFAULT_TOLERANCE, SEARCH_MARGIN, PruneOptions
 from .progress import reporter, step
 from .rules import CastRule
-from .verify import Reference, check_against, reference_outputs, rejudge
+from .verify import BundleReference, Reference, check_against, reference_outputs, rejudge
 
 @dataclass
 class PruneResult:
@@ -56,8 +56,18 @@ def describe(decision: Decision, dtype_before: str, bytes_before: int) -> ArrayC
     )
 
 
-def make_reference(model: Any, inputs: Probes | None) -> Reference | None:
-    """The original's outputs on the user's data, or on probes made from the model."""
+def make_reference(model: Any, inputs: Probes | None) -> Reference | BundleReference | None:
+    """The original's outputs on the user's data, or on probes made from the model; for a
+    dict/list bundle, one reference per estimator in it."""
+    from .formats import bundle_estimators, is_estimator
+
+    if not is_estimator(model):
+        parts = []
+        for key, estimator in bundle_estimators(model):
+            part = make_reference(estimator, inputs)
+            if isinstance(part, Reference):
+                parts.append((key, part))
+        return BundleReference(parts) if parts else None
     probes = inputs if inputs is not None else synthesize(model)
     if probes is None:
         return None
@@ -66,7 +76,7 @@ def make_reference(model: Any, inputs: Probes | None) -> Reference | None:
 
 
 def _apply(
-    model: Any, decisions: Sequence[Decision], options: PruneOptions, reference: Reference | None,
+    model: Any, decisions: Sequence[Decision], options: PruneOptions, reference: Reference | BundleReference | None,
     transformed: list[Transformed],
 ) -> CheckReport | None:
     if not options.check:

@@ -58,6 +58,13 @@ class Reference:
         return len(self.X) if not hasattr(self.X, "shape") else int(self.X.shape[0])
 
 
+@dataclass
+class BundleReference:
+    """References for each estimator of a dict/list "bundle" file, checked together."""
+
+    parts: list[tuple[Any, Reference]]  # (key in the bundle, that estimator's reference)
+
+
 def _is_labels(model: Any, method: str, value: Any) -> bool:
     """Discrete outputs are compared for equality: class predictions, and integer or text outputs."""
     if isinstance(value, list):
@@ -157,9 +164,16 @@ def compare_method(method: str, ref: Any, new: Any, labels: bool, tolerance: flo
 
 
 def check_against(
-    reference: Reference, model: Any, tolerance: float = DEFAULT_TOLERANCE, label_tolerance: float = 0.0
+    reference: Reference | BundleReference, model: Any, tolerance: float = DEFAULT_TOLERANCE,
+    label_tolerance: float = 0.0,
 ) -> CheckReport:
     """Compare ``model`` with the stored reference outputs."""
+    if isinstance(reference, BundleReference):
+        reports = [(key, check_against(part, model[key], tolerance, label_tolerance)) for key, part in reference.parts]
+        methods = [dataclasses.replace(m, method=f"{key}.{m.method}") for key, r in reports for m in r.methods]
+        return CheckReport(passed=all(r.passed for _, r in reports), tolerance=tolerance,
+                           rows=sum(r.rows for _, r in reports),
+                           data_source="; ".join(f"{key}: {r.data_source}" for key, r in reports), methods=methods)
     methods: list[MethodCheck] = []
     for method, reason in reference.failures.items():
         methods.append(MethodCheck(method, "skipped", error=f"the original raises too ({reason[:120]})"))

@@ -221,3 +221,21 @@ def test_loads_after_checked_shrink(tmp_path, runner):
     assert run(runner, "shrink", source, "-o", out, "--trust", HGB_TRUST[0]).exit_code == 0
     np.testing.assert_array_equal(load_plain(out, HGB_TRUST).predict(X_test), hgb.predict(X_test))
     assert sio.get_untrusted_types(file=out) == HGB_TRUST
+
+
+def test_bundles_are_pruned_and_checked_estimator_by_estimator(runner, tmp_path, logreg, text_nb, iris, docs):
+    bundle = {"numbers": logreg, "words": text_nb, "threshold": 0.5}
+    source = tmp_path / "bundle.pkl"
+    source.write_bytes(pickle.dumps(bundle))
+    out = tmp_path / "lite.pkl"
+    result = run(runner, "shrink", source, "-o", out, "--json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    methods = {m["method"] for m in doc["check"]["methods"]}
+    assert {"numbers.predict_proba", "words.predict_proba"} <= methods
+    assert "numbers:" in doc["check"]["data_source"] and "words:" in doc["check"]["data_source"]
+    assert any(a["dtype_after"] == "float16" for a in doc["arrays"])
+    lite = load_plain(out)
+    assert lite["threshold"] == 0.5
+    np.testing.assert_array_equal(lite["numbers"].predict(iris[0]), logreg.predict(iris[0]))
+    np.testing.assert_array_equal(lite["words"].predict(docs), text_nb.predict(docs))

@@ -149,12 +149,12 @@ def is_estimator(obj: Any) -> bool:
     return not isinstance(obj, type) and callable(getattr(obj, "fit", None)) and hasattr(obj, "get_params")
 
 
-def bundle_estimators(obj: Any) -> list[tuple[str, Any]]:
-    """Estimators held at the top of a dict/list/tuple "bundle" file."""
+def bundle_estimators(obj: Any) -> list[tuple[Any, Any]]:
+    """Estimators held at the top of a dict/list/tuple "bundle" file, with their keys or indices."""
     if isinstance(obj, dict):
-        items = [(str(k), v) for k, v in obj.items()]
+        items = list(obj.items())
     elif isinstance(obj, (list, tuple)):
-        items = [(str(i), v) for i, v in enumerate(obj)]
+        items = list(enumerate(obj))
     else:
         return []
     return [(k, v) for k, v in items if is_estimator(v)]

@@ -19,7 +19,7 @@ import struct
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Optional, Union
+from typing import Any, Iterable, Iterator
 
 import msgspec
 import numpy as np
@@ -27,6 +27,10 @@ import numpy as np
 from ..errors import InputRefused
 from ..paths import join, named_items
 from .archive import MAX_DEPTH, Limits, References, check_archive
+from .schema_nodes import (
+    DECODER, DICT_DECODER, FILE_KEY, OWNERS, AttrDict, DefaultDictNode, DeprecatedDictNode, DictNode,
+    JsonNode, ListNode, MaskedArrayNode, NdArrayNode, ObjectNode, SparseMatrixNode, TreeNode, TupleNode, Node,
+)
 from .tree_checks import TreeError, check_predictor_arrays, check_tree_arrays
 
 
@@ -47,123 +51,6 @@ def _skops_protocol() -> int:
 SKOPS_PROTOCOL = _skops_protocol()
 
 
-_RENAME = {"cls": "__class__", "module": "__module__", "id": "__id__", "protocol": "protocol"}
-
-
-class _Node(msgspec.Struct, tag_field="__loader__", rename=_RENAME, gc=False):
-    """A skops schema node: only the fields that locate arrays are decoded, the rest is skipped."""
-
-    cls: str = ""
-    module: str = ""
-    id: Optional[int] = None  # id() of the saved object: an object reached twice is listed once
-    protocol: Optional[int] = None  # only on the root
-
-
-class JsonNode(_Node, tag="JsonNode"):
-    content: str = ""  # the value, JSON-encoded
-
-
-class DictNode(_Node, tag="DictNode"):
-    """A dict held in an attribute (a vocabulary, cv_results_): decoded only if it holds arrays."""
-
-    content: msgspec.Raw = msgspec.Raw(b"{}")
-
-
-class AttrDict(_Node, tag="DictNode"):
-    """An object's attributes: always decoded."""
-
-    content: "dict[str, AnyNode]" = {}
-
-
-class ListNode(_Node, tag="ListNode"):
-    content: "list[AnyNode]" = []
-
-
-class TupleNode(_Node, tag="TupleNode"):
-    content: "list[AnyNode]" = []
-
-
-class SetNode(_Node, tag="SetNode"):
-    pass
-
-
-class ObjectNode(_Node, tag="ObjectNode"):
-    content: "Optional[StateNode]" = None
-
-
-class _Reduce(msgspec.Struct, gc=False):
-    args: "Optional[AnyNode]" = None
-
-
-class TreeNode(_Node, tag="TreeNode", rename={**_RENAME, "reduce": "__reduce__"}):
-    content: "Optional[StateNode]" = None
-    reduce: Optional[_Reduce] = None
-
-
-class LossNode(_Node, tag="LossNode"):
-    content: "Optional[StateNode]" = None
-
-
-class RandomStateNode(_Node, tag="RandomStateNode"):
-    content: "Optional[StateNode]" = None
-
-
-class ConstructorFromReduceNode(_Node, tag="ConstructorFromReduceNode"):
-    content: "Optional[StateNode]" = None
-
-
-class _Main(msgspec.Struct, gc=False):
-    main: "Optional[AnyNode]" = None
-
-
-class DefaultDictNode(_Node, tag="DefaultDictNode"):
-    content: Optional[_Main] = None
-
-
-class DeprecatedDictNode(_Node, tag="_DictWithDeprecatedKeysNode"):
-    content: Optional[_Main] = None
-
-
-class _Masked(msgspec.Struct, gc=False):
-    data: "Optional[AnyNode]" = None
-
-
-class MaskedArrayNode(_Node, tag="MaskedArrayNode"):
-    content: Optional[_Masked] = None
-
-
-class NdArrayNode(_Node, tag="NdArrayNode"):
-    type: str = ""
-    file: Optional[str] = None
-    content: "Optional[list[AnyNode]]" = None
-
-
-class SparseMatrixNode(_Node, tag="SparseMatrixNode"):
-    type: str = ""
-    file: Optional[str] = None
-
-
-# nodes that cannot hold a numeric array skprune would report
-class _Leafish(_Node):
-    pass
-
-
-_LEAF_TAGS = ("BytesNode", "BytearrayNode", "SliceNode", "FunctionNode", "MethodNode", "PartialNode", "TypeNode",
-              "CachedNode", "OperatorFuncNode", "DTypeNode", "RandomGeneratorNode", "QuantileForestNode")
-_LEAVES = tuple(type(tag, (_Leafish,), {}, tag=tag) for tag in _LEAF_TAGS)
-
-AnyNode = Union[JsonNode, DictNode, ListNode, TupleNode, SetNode, ObjectNode, TreeNode, LossNode, RandomStateNode,
-                ConstructorFromReduceNode, DefaultDictNode, DeprecatedDictNode, MaskedArrayNode, NdArrayNode,
-                SparseMatrixNode, *_LEAVES]  # type: ignore[valid-type]
-
-
-# an object's state: its attribute dict, or the tuple a compiled object pickles to
-StateNode = Union[AttrDict, TupleNode, ListNode, JsonNode]
-
-_DECODER = msgspec.json.Decoder(AnyNode)
-_DICT_DECODER = msgspec.json.Decoder(dict[str, AnyNode])
-_FILE_KEY = re.compile(rb'"file"\s*:\s*"')  # skops' member reference; a word "file" maps to an object
-_OWNERS = (ObjectNode, TreeNode, LossNode, RandomStateNode, ConstructorFromReduceNode)
 
 
 @dataclass
@@ -236,13 +123,13 @@ class _Lister:
             node, path, owner, module, attr, ancestors = stack.pop()
             if len(ancestors) > MAX_DEPTH:
                 raise ValueError("schema nests too deeply")
-            if isinstance(node, _Node) and not isinstance(node, (JsonNode, NdArrayNode, SparseMatrixNode)):
+            if isinstance(node, Node) and not isinstance(node, (JsonNode, NdArrayNode, SparseMatrixNode)):
                 ancestors = self.refs.enter(node.id, ancestors)
             children = self._children(node, path, owner, module, attr)
             stack.extend((c, p, o, m, a, ancestors) for c, p, o, m, a in reversed(children))
 
     def _children(self, node: object, path: str, owner: str, module: str, attr: str) -> list:
-        if not isinstance(node, _Node):
+        if not isinstance(node, Node):
             return []
         self.kinds.add((type(node).__name__, node.module, node.cls))
         if node.id is not None and not isinstance(node, (JsonNode, NdArrayNode, SparseMatrixNode)):
@@ -267,15 +154,15 @@ class _Lister:
             self.trees.append((path, node))
         if isinstance(node, ObjectNode) and node.cls == "TreePredictor":
             self.predictors.append((path, node))
-        if isinstance(node, _OWNERS):
+        if isinstance(node, OWNERS):
             state = node.content
             if isinstance(state, TupleNode):  # a compiled object's pickled state: items are its attributes
                 return [(item, join(path, str(i)), node.cls, node.module, str(i)) for i, item in enumerate(state.content)]
             return [(state, path, node.cls, node.module, "")] if state is not None else []
         if isinstance(node, DictNode):
-            if _FILE_KEY.search(memoryview(node.content)) is None:  # a vocabulary or parameters: no arrays
+            if FILE_KEY.search(memoryview(node.content)) is None:  # a vocabulary or parameters: no arrays
                 return []
-            values = _DICT_DECODER.decode(node.content)
+            values = DICT_DECODER.decode(node.content)
             return [(value, join(path, key), owner, module, attr or key) for key, value in values.items()]
         if isinstance(node, AttrDict):
             return [(value, join(path, key), owner, module, attr or key) for key, value in node.content.items()]
@@ -377,17 +264,17 @@ def _check_trees(lister: _Lister, archive: zipfile.ZipFile, path: str) -> None:
 def _check_root(root: object, path: str) -> None:
     """The root must be an estimator, or a dict/list bundle holding one (as read_model decides)."""
     def estimator(node: object) -> bool:
-        return isinstance(node, _OWNERS) and node.module.startswith("sklearn.")
+        return isinstance(node, OWNERS) and node.module.startswith("sklearn.")
 
     if estimator(root):
         return
     children: list[object] = []
     if isinstance(root, DictNode):
-        children = list(_DICT_DECODER.decode(root.content).values())
+        children = list(DICT_DECODER.decode(root.content).values())
     elif isinstance(root, (ListNode, TupleNode)):
         children = list(root.content)
     if not any(estimator(child) for child in children):
-        kind = root.cls if isinstance(root, _Node) and root.cls else type(root).__name__
+        kind = root.cls if isinstance(root, Node) and root.cls else type(root).__name__
         raise InputRefused(f"not a scikit-learn model: the file holds a {kind}", path)
 
 
@@ -435,7 +322,7 @@ def list_arrays(path: str, limits: Limits = Limits(), trust: Iterable[str] = ())
         try:
             lister = _Lister(archive, path)
             with _schema_bytes(archive, info, path) as raw:
-                root = _DECODER.decode(raw)
+                root = DECODER.decode(raw)
                 protocol = root.protocol
                 if protocol is None or not 0 <= protocol <= SKOPS_PROTOCOL:
                     raise InputRefused(f"schema.json has unsupported skops protocol {protocol!r}", path)
