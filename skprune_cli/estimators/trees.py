@@ -21,7 +21,7 @@ own, so nothing is cast; values are changed where no prediction can notice:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 from sklearn.tree._tree import Tree
@@ -171,14 +171,3 @@ def transform_tree(tree: Tree, summary: TreeSummary, drop_importances: bool) -> 
     summary.trees += 1
     summary.nodes += int(tree.node_count)
     summary.internal_values_zeroed += int(values[inner].size)
-
-
-def transform_trees(trees: Iterable[Any], importance_tolerance: float = 5e-4, drop_importances: bool = False) -> TreeSummary:
-    """Exact transforms of loose trees, each tree rounding for its own importances."""
-    summary = TreeSummary()
-    for tree in trees:
-        if isinstance(tree, Tree):
-            transform_tree(tree, summary, drop_importances)
-            if not drop_importances:
-                round_importances(tree, [tree], importance_tolerance, summary)
-    return summary
