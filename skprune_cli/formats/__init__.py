@@ -114,7 +114,7 @@ class Loaded:
 
 def read_model(path: Path, trust: Iterable[str] = (), limits: Limits = Limits()) -> Loaded:
     """Read a model file with the format's safety rules; refuse anything else."""
-    from ..walk import walk
+    from ..walk import graph
     from .pickle_io import read_pickle
     from .skops_io import read_skops
     from .tree_checks import validate_model
@@ -135,11 +135,12 @@ def read_model(path: Path, trust: Iterable[str] = (), limits: Limits = Limits())
     else:
         raise InputRefused("neither a skops archive nor a pickle", str(path))
     check_model_root(model, path)
-    held = sum(ref.nbytes for ref in walk(model))
+    found = graph(model)
+    held = sum(ref.nbytes for ref in found.arrays)
     if held > limits.max_size:
         raise InputRefused(f"the model holds {human_size(held)} of arrays, over the {human_size(limits.max_size)} "
                            "limit (raise it with --max-size if you trust the file)", str(path))
-    notes = validate_model(model, str(path))
+    notes = validate_model(found, str(path))
     if auto:
         notes.append(f"{', '.join(auto)} loaded without --trust: every node was checked")
     return Loaded(model, FileInfo(str(path), fmt, path.stat().st_size), notes)

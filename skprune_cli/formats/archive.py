@@ -89,14 +89,19 @@ def check_members(archive: zipfile.ZipFile, path: str, limits: Limits, require_s
         raise _refuse(path, "not a skops archive (no schema.json)")
 
 
-def _npy_header(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[tuple[int, ...], bool, np.dtype, int]:
-    with archive.open(info) as member:
-        head = member.read(HEADER_BYTES)
-    stream = io.BytesIO(head)
+def parse_npy_header(head: bytes | memoryview) -> tuple[tuple[int, ...], np.dtype, int]:
+    """(shape, dtype, header length) from the first bytes of an ``.npy`` file; never unpickles."""
+    stream = io.BytesIO(bytes(memoryview(head)[:HEADER_BYTES]))
     version = np.lib.format.read_magic(stream)
     reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-    shape, fortran, dtype = reader(stream, max_header_size=HEADER_BYTES)
-    return shape, fortran, dtype, stream.tell()
+    shape, _, dtype = reader(stream, max_header_size=HEADER_BYTES)
+    return tuple(int(n) for n in shape), dtype, stream.tell()
+
+
+def npy_header(archive: zipfile.ZipFile, member: str | zipfile.ZipInfo) -> tuple[tuple[int, ...], np.dtype, int]:
+    """The header of an ``.npy`` member, decompressing only its first bytes."""
+    with archive.open(member) as handle:
+        return parse_npy_header(handle.read(HEADER_BYTES))
 
 
 def check_arrays(archive: zipfile.ZipFile, path: str, limits: Limits) -> None:
@@ -108,7 +113,7 @@ def check_arrays(archive: zipfile.ZipFile, path: str, limits: Limits) -> None:
         if not info.filename.endswith(".npy"):
             continue
         try:
-            shape, _, dtype, header_len = _npy_header(archive, info)
+            shape, dtype, header_len = npy_header(archive, info)
         except Exception as exc:  # noqa: BLE001 - any header numpy will not parse safely is refused
             raise _refuse(path, f"array member {info.filename!r} has a bad header ({exc})") from None
         if dtype.hasobject:

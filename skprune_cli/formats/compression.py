@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import bz2
 import contextlib
-import io
 import lzma
 import struct
 import zipfile
@@ -25,6 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 import numpy as np
+
+from .archive import parse_npy_header
 
 SAMPLE = 1 << 20
 AGREE = 3
@@ -41,11 +42,7 @@ def npy_dtype(name: str, data: bytes | memoryview) -> np.dtype | None:
     if not name.endswith(".npy"):
         return None
     try:
-        stream = io.BytesIO(bytes(memoryview(data)[:4096]))
-        version = np.lib.format.read_magic(stream)
-        header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                  else np.lib.format.read_array_header_2_0)(stream)
-        return np.dtype(header[2])
+        return parse_npy_header(data)[1]
     except Exception:  # noqa: BLE001 - not an array we can read: treat as bytes
         return None
 

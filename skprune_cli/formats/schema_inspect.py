@@ -26,7 +26,7 @@ import numpy as np
 
 from ..errors import InputRefused
 from ..paths import join, named_items
-from .archive import MAX_DEPTH, Limits, References, check_archive
+from .archive import MAX_DEPTH, Limits, References, check_archive, npy_header
 from .schema_nodes import (
     DECODER, DICT_DECODER, FILE_KEY, OWNERS, AttrDict, DefaultDictNode, DeprecatedDictNode, DictNode,
     JsonNode, ListNode, MaskedArrayNode, NdArrayNode, ObjectNode, SparseMatrixNode, TreeNode, TupleNode, Node,
@@ -67,15 +67,6 @@ class SchemaArray:
     alias_paths: list[str] = field(default_factory=list)
 
 
-def _npy_header(archive: zipfile.ZipFile, name: str) -> tuple[tuple[int, ...], np.dtype, int]:
-    with archive.open(name) as member:
-        stream = io.BytesIO(member.read(1 << 16))
-    version = np.lib.format.read_magic(stream)
-    reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-    shape, _, dtype = reader(stream, max_header_size=1 << 16)
-    return tuple(int(n) for n in shape), dtype, 0
-
-
 def _sparse_info(archive: zipfile.ZipFile, name: str) -> tuple[tuple[int, ...], np.dtype, int]:
     """Shape, dtype and payload bytes of a scipy ``.npz`` member (its own small zip)."""
     with zipfile.ZipFile(io.BytesIO(archive.read(name))) as inner:
@@ -85,7 +76,7 @@ def _sparse_info(archive: zipfile.ZipFile, name: str) -> tuple[tuple[int, ...], 
         for item in inner.namelist():
             if not item.endswith(".npy"):
                 continue
-            dims, kind, _ = _npy_header(inner, item)
+            dims, kind, _ = npy_header(inner, item)
             if item == "shape.npy":
                 shape = tuple(int(v) for v in np.load(io.BytesIO(inner.read(item)), allow_pickle=False))
             elif item != "format.npy":
@@ -191,7 +182,7 @@ class _Lister:
         if sparse:
             shape, dtype, nbytes = _sparse_info(self.archive, file)
         else:
-            shape, dtype, _ = _npy_header(self.archive, file)
+            shape, dtype, _ = npy_header(self.archive, file)
             nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
         entry = SchemaArray(path, owner, module, attr, file, dtype, shape, nbytes, sparse)
         self.by_file[file] = entry
@@ -244,7 +235,7 @@ def _check_trees(lister: _Lister, archive: zipfile.ZipFile, path: str) -> None:
             parts = (n_features, n_outputs, classes, nodes, node_count)
             if any(part is None for part in parts) or not isinstance(values, NdArrayNode):
                 raise TreeError("the tree's state is incomplete")
-            values_shape, _, _ = _npy_header(archive, values.file)  # type: ignore[arg-type]
+            values_shape, _, _ = npy_header(archive, values.file)  # type: ignore[arg-type]
             check_tree_arrays(nodes, values_shape, node_count, n_features, n_outputs,  # type: ignore[arg-type]
                               int(np.max(classes)))
         except TreeError as exc:
@@ -253,7 +244,7 @@ def _check_trees(lister: _Lister, archive: zipfile.ZipFile, path: str) -> None:
     for where, predictor in lister.predictors:
         attrs = predictor.content.content if isinstance(predictor.content, AttrDict) else {}
         try:
-            lengths = {name: _npy_header(archive, node.file)[0][0]  # type: ignore[arg-type]
+            lengths = {name: npy_header(archive, node.file)[0][0]  # type: ignore[arg-type]
                        for name in ("raw_left_cat_bitsets", "binned_left_cat_bitsets")
                        if isinstance(node := attrs.get(name), NdArrayNode) and node.file}
             check_predictor_arrays(_load_member(archive, attrs.get("nodes")), None, lengths)

@@ -119,13 +119,10 @@ def _n_features(owners: list[tuple[str, Any]], path: str) -> int | None:
     return best
 
 
-def validate_model(model: Any, source: str) -> list[str]:
-    """Refuse the model if any tree is malformed; say what was validated."""
+def validate_model(found: Any, source: str) -> list[str]:
+    """Refuse the model (its ``walk.graph``) if any tree is malformed; say what was validated."""
     from sklearn.tree._tree import Tree
 
-    from ..walk import graph
-
-    found = graph(model)
     counts = {"Tree": 0, "TreePredictor": 0, "KD/Ball tree": 0}
     try:
         for path, obj in found.compiled:
