@@ -9,7 +9,6 @@ walks it, with lossless narrowing detected from the values.
 
 from __future__ import annotations
 
-import fnmatch
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -19,6 +18,7 @@ from .estimators.registry import knowledge_by_name
 from .formats import Limits, check_input, read_model, sniff
 from .formats.schema_inspect import SchemaArray, list_arrays
 from .options import PruneOptions
+from .paths import matches
 from .report import ArrayEntry, FileInfo, InspectReport
 
 
@@ -48,7 +48,7 @@ def _object_entries(model: Any, options: PruneOptions) -> list[ArrayEntry]:
 def _estimate(array: SchemaArray, table: dict, keep: tuple[str, ...]) -> tuple[str, int, str]:
     """(dtype after, bytes after, why) from the dtype and the registry, without the values."""
     dtype = array.dtype
-    if any(fnmatch.fnmatchcase(p, k) for p in (array.path, *array.alias_paths) for k in keep):
+    if matches(array.path, keep, array.alias_paths):
         return str(dtype), array.nbytes, "matches --keep"
     known = knowledge_by_name(array.owner_class, array.attr)
     if known is not None and known.effect == "drop":

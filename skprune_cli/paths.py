@@ -9,11 +9,21 @@ further tuple items at ``NAME~2``. Dots instead of brackets keep shell globs
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+import fnmatch
+from typing import Any, Callable, Iterable, Sequence
 
 
 def join(prefix: str, segment: str) -> str:
     return f"{prefix}.{segment}" if prefix else segment
+
+
+def matches(path: str, patterns: Iterable[str], aliases: Iterable[str] = ()) -> str | None:
+    """The first ``--keep``/``--exclude`` glob matching ``path`` or one of its aliases."""
+    candidates = [path, *aliases]
+    for pattern in patterns:
+        if any(fnmatch.fnmatchcase(p, pattern) for p in candidates):
+            return pattern
+    return None
 
 
 def named_items(seq: Sequence[Any], name_of: Callable[[Any], str | None]) -> list[str] | None:

@@ -7,13 +7,13 @@ fidelity check runs, narrows it again where a cast does not pass).
 
 from __future__ import annotations
 
-import fnmatch
 from dataclasses import dataclass, field
 from typing import Iterable
 
 import numpy as np
 
 from .estimators import knowledge_for
+from .paths import matches
 from .rules import CastPlan, Rung, plan_cast, rounding_ladder
 from .walk import ArrayRef
 
@@ -83,15 +83,6 @@ class Decision:
         return self.final.dtype if isinstance(self.final, Rung) else self.final
 
 
-def matches(path: str, aliases: Iterable[str], patterns: Iterable[str]) -> str | None:
-    """The first pattern matching ``path`` or one of its aliases."""
-    candidates = [path, *aliases]
-    for pattern in patterns:
-        if any(fnmatch.fnmatchcase(p, pattern) for p in candidates):
-            return pattern
-    return None
-
-
 def _precision(table: dict[np.dtype, np.dtype]) -> int | None:
     """How many mantissa bits the preset lets a float keep: 10 (float16), 23 (float32) or None."""
     targets = {t for s, t in table.items() if s.kind == "f"}
@@ -103,7 +94,7 @@ def _precision(table: dict[np.dtype, np.dtype]) -> int | None:
 
 
 def decide(ref: ArrayRef, table: dict[np.dtype, np.dtype], keep: Iterable[str] = (), lossless: bool = True) -> Decision:
-    pattern = matches(ref.path, ref.alias_paths, keep)
+    pattern = matches(ref.path, keep, ref.alias_paths)
     if pattern is not None:
         return Decision(ref, None, (), f"matches --keep {pattern}", "frozen")
     known = knowledge_for(ref.owner, ref.attr)

@@ -8,21 +8,16 @@ what it did, aggregated so a 500-tree forest is one line, not 500.
 
 from __future__ import annotations
 
-import fnmatch
 from typing import Any, Iterable
 
 from ..options import ObjectOptions
 from ..report import Dropped, Transformed
-from ..paths import join
+from ..paths import join, matches
 from ..walk import Graph, array_nbytes, graph, walk
 from .attributes import apply_attribute_knowledge
 from .hist_trees import PredictorSummary, transform_predictor
 from .registry import droppable, object_effect
 from .trees import Tree, TreeSummary, round_importances, transform_tree
-
-
-def _matches(path: str, patterns: Iterable[str]) -> str | None:
-    return next((p for p in patterns if fnmatch.fnmatchcase(path, p)), None)
 
 
 def attribute_bytes(value: Any) -> int:
@@ -34,9 +29,9 @@ def drop_attributes(owners: Iterable[tuple[str, Any]], options: ObjectOptions) -
     for path, owner in owners:
         for attr in list(vars(owner)):
             full = join(path, attr)
-            if _matches(full, options.keep):
+            if matches(full, options.keep):
                 continue
-            user = _matches(full, options.exclude)
+            user = matches(full, options.exclude)
             entry = droppable(owner, attr) if options.drop_training else None
             if user is None and entry is None:
                 continue
@@ -70,7 +65,7 @@ def transform_objects(found: Graph, options: ObjectOptions) -> list[Transformed]
     predictor_paths: list[str] = []
     reasons: dict[str, str] = {}
     for path, obj in [*found.compiled, *found.owners]:
-        if _matches(path, options.keep):
+        if matches(path, options.keep):
             continue
         entry = object_effect(obj)
         if entry is None:

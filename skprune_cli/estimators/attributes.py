@@ -7,13 +7,12 @@ attributes: converting a vocabulary's numpy integers to Python ints, and
 
 from __future__ import annotations
 
-import fnmatch
 from typing import Any, Callable, Iterable
 
 import numpy as np
 
 from ..report import Transformed
-from ..paths import join
+from ..paths import join, matches
 from .registry import Knowledge, attribute_knowledge
 
 
@@ -54,7 +53,7 @@ def apply_attribute_knowledge(
     for path, owner in owners:
         for attr in list(vars(owner)):
             full = join(path, attr)
-            if any(fnmatch.fnmatchcase(full, pattern) for pattern in keep):
+            if matches(full, keep):
                 continue
             entry: Knowledge
             for entry in attribute_knowledge(owner, attr):
