@@ -15,7 +15,7 @@ from typing import Annotated, Iterator, Optional
 import typer
 from rich.console import Console
 
-from . import __version__
+from . import __version__, signals
 from .errors import EXIT_FIDELITY, EXIT_USAGE, SkpruneError
 from .formats import Limits
 from .inspection import inspect_model
@@ -87,9 +87,9 @@ def _errors() -> Iterator[None]:
             raise
         print(f"skprune: {exc.one_line()}", file=sys.stderr)
         raise typer.Exit(exc.exit_code) from None
-    except KeyboardInterrupt:
-        print("skprune: interrupted; nothing was written", file=sys.stderr)
-        raise typer.Exit(130) from None
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM (signals.py): 130 / 143, one line
+        signals.announce(signals.message(exc))
+        raise typer.Exit(signals.exit_code(exc)) from None
     except (typer.Exit, typer.Abort):
         raise
     except Exception as exc:  # noqa: BLE001 - anything else is our bug, still one line
@@ -229,7 +229,7 @@ def check(
 
 
 def main() -> None:
-    app()
+    signals.run(app)  # SIGINT/SIGTERM: exit 130/143, one line, no temp file; library callers keep theirs
 
 
 if __name__ == "__main__":  # pragma: no cover
