@@ -125,16 +125,24 @@ def run(entry: Callable[[], object]) -> None:
     Covers the moments outside the command's own error handling (option parsing,
     rendering), where Typer would turn ``KeyboardInterrupt`` into a silent 130.
     """
+    from .formats.atomic import discard_live_temps
+
     install()
     code: object = 0
     try:
         entry()
     except SystemExit as exc:
         code = exc.code
-    if _State.received is not None:
-        announce(message(signum=_State.received))
-        code = 128 + _State.received
-    raise SystemExit(code)
+    if _State.received is None:
+        raise SystemExit(code)
+    announce(message(signum=_State.received))
+    discard_live_temps()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    # the interpreter's own shutdown (freeing sklearn, scipy, the model) takes seconds on a
+    # busy machine; everything that matters is done, and the watchdog cannot act during it
+    os._exit(128 + _State.received)
 
 
 def _handler(signum: int, frame: FrameType | None) -> None:
