@@ -19,6 +19,7 @@ from . import __version__
 from .errors import EXIT_FIDELITY, EXIT_USAGE, SkpruneError
 from .formats import Limits
 from .inspection import inspect_model
+from .options import DataOptions, LoadOptions, PruneOptions, WriteOptions
 from .progress import Reporter, reporting
 from .render import RichReporter, render_check, render_inspect, render_shrink
 
@@ -179,11 +180,13 @@ def shrink(
         from .shrinking import ShrinkRequest, shrink_file
 
         request = ShrinkRequest(
-            source=_path_arg(model), output=output, preset=preset, cast=tuple(cast or ()), keep=tuple(keep or ()),
-            zip=zip_, compression=compression, force=force, dry_run=dry_run, trust=tuple(trust or ()),
-            check=not no_check, data=data, data_key=data_key, data_field=data_field, tolerance=tolerance,
-            label_tolerance=label_tolerance, exclude=tuple(exclude or ()), drop_importances=drop_importances,
-            limits=Limits.parse(max_size, max_ratio),
+            _path_arg(model),
+            load=LoadOptions(tuple(trust or ()), Limits.parse(max_size, max_ratio)),
+            prune=PruneOptions(preset, tuple(cast or ()), tuple(keep or ()), check=not no_check, tolerance=tolerance,
+                               label_tolerance=label_tolerance, exclude=tuple(exclude or ()),
+                               drop_importances=drop_importances),
+            data=DataOptions(data, data_key, data_field),
+            write=WriteOptions(output, zip_, compression, force, dry_run),
         )
         with _progress([model], quiet or json_out):
             report = shrink_file(request)
