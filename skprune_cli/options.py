@@ -161,6 +161,7 @@ class WriteOptions:
     compression: str | None = None
     force: bool = False
     dry_run: bool = False
+    measure: bool = False  # dry run that writes to a temporary file to learn the size on disk
 
     def __post_init__(self) -> None:
         if self.output is not None:

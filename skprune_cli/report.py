@@ -15,6 +15,7 @@ from typing import Any
 INSPECT_SCHEMA = "skprune.inspect/1"
 SHRINK_SCHEMA = "skprune.shrink/1"
 CHECK_SCHEMA = "skprune.check/1"
+BATCH_SCHEMA = "skprune.batch/1"
 
 
 def _plain(value: Any) -> Any:
