@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import UsageError
-from .fidelity import load_check_data
+from .fidelity.jobs import load_check_data
 from .formats import Limits, check_target, load_command, read_model, target_for, write_model
 from .options import DEFAULT_TOLERANCE, PruneOptions
 from .pruning import prune_model
