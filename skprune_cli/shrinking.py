@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from .errors import SavingsGate, UsageError
-from .fidelity import load_check_data
+from .fidelity.jobs import load_check_data
+from .fidelity.probes import Probes
 from .formats import PICKLE_SUFFIXES, check_target, load_command, read_model, target_for, write_model
 from .options import ALIASES, DataOptions, LoadOptions, PruneOptions, RunOptions, WriteOptions, split_flat
-from .probes import Probes
 from .pruning import prune_model
 from .report import FileInfo, ShrinkReport
 
