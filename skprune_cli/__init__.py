@@ -19,7 +19,7 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "prune": ".pruning",
-    "check": ".fidelity",
+    "check": ".fidelity.jobs",
     "inspect_model": ".inspection",
     "shrink": ".shrinking",
 }

@@ -13,15 +13,15 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
 from .estimators.apply import apply_object_knowledge
-from .fallback import apply_exact, apply_unchecked, settle
+from .fidelity.search import apply_exact, apply_unchecked, settle
 from .layout import choose_layouts
 from .plan import Decision, plan_arrays
-from .probes import Probes, synthesize
+from .fidelity.probes import Probes, synthesize
 from .report import ArrayChange, CheckReport, Dropped, Transformed
 from .options import DEFAULT_TOLERANCE, SEARCH_MARGIN, PruneOptions
 from .progress import reporter, step
 from .rules import CastRule
-from .verify import BundleReference, Reference, check_against, reference_outputs, rejudge
+from .fidelity.compare import BundleReference, Reference, check_against, reference_outputs, rejudge
 
 @dataclass
 class PruneResult:

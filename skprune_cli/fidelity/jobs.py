@@ -6,12 +6,12 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .data import check_fits, read_data
-from .errors import UsageError
-from .formats import Limits, read_model
+from ..errors import UsageError
+from ..formats import Limits, read_model
 from .probes import Probes, synthesize
-from .report import CheckReport
-from .options import DEFAULT_TOLERANCE
-from .verify import check_against, reference_outputs
+from ..report import CheckReport
+from ..options import DEFAULT_TOLERANCE
+from .compare import check_against, reference_outputs
 
 
 def check(

@@ -19,8 +19,8 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import is_regressor
 
-from .options import DEFAULT_TOLERANCE
-from .report import CheckReport, MethodCheck
+from ..options import DEFAULT_TOLERANCE
+from ..report import CheckReport, MethodCheck
 
 OUTPUT_METHODS = ("predict", "predict_proba", "predict_log_proba", "decision_function", "transform", "score_samples")
 

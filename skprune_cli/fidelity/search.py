@@ -15,11 +15,11 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .errors import FidelityError
-from .plan import Decision
-from .report import CheckReport
-from .rules import Rung, cast
-from .verify import worst
+from ..errors import FidelityError
+from ..plan import Decision
+from ..report import CheckReport
+from ..rules import Rung, cast
+from .compare import worst
 
 Check = Callable[[], CheckReport]
 

@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from .errors import UsageError
-from .formats import check_input
+from ..errors import UsageError
+from ..formats import check_input
 from .probes import Probes
-from .verify import available_methods, run_method
+from .compare import available_methods, run_method
 
 MAX_ROWS = 5000
 

@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 from sklearn.tree._tree import Tree
 
-from .estimators.registry import sample_attributes
-from .verify import available_methods, run_method
-from .walk import walk
+from ..estimators.registry import sample_attributes
+from .compare import available_methods, run_method
+from ..walk import walk
 
 N_PROBES = 512
 
