@@ -20,7 +20,10 @@ class ObjectOptions:
 
 
 PRESET_NAMES = ("auto", "exact", "float32", "float16")
-SEARCH_MARGIN = 0.5
+SEARCH_MARGIN = 0.5  # probes are not real rows: a lossy cast must pass at this fraction of the tolerance
+# a model whose castable arrays hold less than this is not worth a lossy cast: float16 would save at
+# most 48 KB and could break it (a 10 KB calibration model once got NaN for 4.5 KB); --cast forces
+MIN_LOSSY_BYTES = 64 * 1024
 
 
 @dataclass
@@ -41,6 +44,7 @@ class PruneOptions:
     exclude: tuple[str, ...] = ()
     drop_training: bool = True
     drop_importances: bool = False
+    min_lossy_bytes: int = MIN_LOSSY_BYTES
 
     @classmethod
     def build(
@@ -55,6 +59,8 @@ class PruneOptions:
         rules = tuple(c if isinstance(c, CastRule) else CastRule.parse(c) for c in cast)
         if "exclude" in extra:
             extra["exclude"] = tuple(extra["exclude"])
+        if (rules or preset in ("float16", "float32")) and "min_lossy_bytes" not in extra:
+            extra["min_lossy_bytes"] = 0  # the user asked for lossy casts explicitly
         return cls(preset=preset, casts=rules, keep=tuple(keep), **extra)
 
     def objects(self) -> ObjectOptions:
