@@ -28,7 +28,7 @@ MEMMAP_NAMES = {("numpy", "memmap"), ("numpy.core.memmap", "memmap"), ("numpy._c
 MAX_PADDING = 255
 
 
-class RefusedGlobals(Exception):
+class RefusedGlobals(Refused):
     """Every global outside the allowlist met while reading the file."""
 
     def __init__(self, names: list[str]) -> None:
@@ -177,7 +177,7 @@ class JoblibUnpickler(pickle._Unpickler):  # type: ignore[name-defined,misc]
             if nbytes > left:
                 raise Malformed(f"{what} promises more bytes than the file holds ({human_size(left)} left)")
             return
-        self.stream.room(nbytes)  # the size and ratio limits a compressed stream is held to
+        self.stream.room(nbytes, what)  # the size and ratio limits a compressed stream is held to
 
     def _read_object_array(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
         """Object arrays follow as a nested pickle, read by this same restricted unpickler."""

@@ -34,7 +34,7 @@ PICKLE_PROTOCOL = 5
 CHUNK = 4 << 20  # largest single read into an array: bounds the decompressors' temporary copies
 # "lzma" is the legacy .lzma ("alone") container joblib writes for compress=("lzma", n); "zlib" is
 # joblib's default codec: one bare zlib stream. A protocol 0/1 pickle never starts with either.
-MAGIC = ((b"\x1f\x8b", "gzip"), (b"\xfd7zXZ\x00", "xz"), (b"BZh", "bz2"), (b"\x5d\x00\x00", "lzma"))
+MAGIC = ((b"\x1f\x8b", "gzip"), (b"\xfd7zXZ\x00", "xz"), (b"BZh", "bz2"), (b"\x5d\x00", "lzma"))
 # Recognised, never read: joblib's lz4 frames and its pre-0.10 "ZF" files (arrays in companion files).
 FOREIGN = ((b"\x04\x22\x4d\x18", "compressed with lz4, which skprune does not read; "
                                  "re-save it with joblib.dump(..., compress=3)"),
@@ -139,9 +139,12 @@ class Bounded:
             done += n
         return done
 
-    def room(self, n: int) -> None:
-        """Refuse, before allocating, ``n`` more bytes that the limits would refuse once read."""
-        self._account(0, n)
+    def room(self, n: int, what: str) -> None:
+        """Refuse, before allocating, ``n`` more bytes (``what``) that the limits would refuse once read."""
+        try:
+            self._account(0, n)
+        except _TooBig as exc:
+            raise Malformed(f"{what} means the compressed file {exc}") from None
 
 
 class _TooBig(Exception):
@@ -299,7 +302,8 @@ def read_pickle(path: Path, trust: Iterable[str] = (), limits: Limits = Limits()
     from .joblib_io import JoblibUnpickler, RefusedGlobals
 
     try:
-        return _read(path, limits, lambda stream, info: JoblibUnpickler(stream, trusted, info).load_all()), "joblib"
+        return _read(path, limits, lambda stream, info: JoblibUnpickler(stream, trusted, info).load_all(),
+                     "joblib file"), "joblib"
     except RefusedGlobals as exc:
         raise refusal(refused_among(exc.names, trusted) or exc.names, path) from None
 
@@ -312,7 +316,7 @@ class StreamInfo:
         self.compressed = compressed
 
 
-def _read(path: Path, limits: Limits, load: Any) -> Any:
+def _read(path: Path, limits: Limits, load: Any, kind: str = "pickle") -> Any:
     size = path.stat().st_size
     with open(path, "rb") as raw:
         head = raw.read(6)
@@ -335,11 +339,11 @@ def _read(path: Path, limits: Limits, load: Any) -> Any:
         except Malformed as exc:
             raise InputRefused(str(exc), str(path)) from None
         except RecursionError:
-            raise InputRefused("pickle nests too deeply to load safely", str(path)) from None
+            raise InputRefused(f"{kind} nests too deeply to load safely", str(path)) from None
         except MemoryError:
-            raise InputRefused("pickle asks for far more memory than its size justifies", str(path)) from None
+            raise InputRefused(f"{kind} asks for far more memory than its size justifies", str(path)) from None
         except Exception as exc:  # noqa: BLE001 - any failure to parse is a refusal, never a crash
-            raise InputRefused(f"not a readable pickle ({type(exc).__name__}: {exc})", str(path)) from None
+            raise InputRefused(f"not a readable {kind} ({type(exc).__name__}: {exc})", str(path)) from None
 
 
 def write_pickle(obj: Any, handle: BinaryIO, compression: str | None = None, level: int | None = None) -> None:
