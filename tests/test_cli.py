@@ -152,24 +152,26 @@ def test_exit_2_usage_errors(runner, tmp_path, logreg):
 
 
 def test_exit_3_untrusted_then_trust(runner, tmp_path, iris):
+    """A class from outside scikit-learn needs --trust; scikit-learn's KD-tree (reviewed) does not."""
     from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.pipeline import make_pipeline
+    from trust_helpers import FOREIGN, Rescale
 
     X, y = iris
-    knn = KNeighborsClassifier(algorithm="kd_tree").fit(X, y)
+    knn = make_pipeline(Rescale(), KNeighborsClassifier(algorithm="kd_tree")).fit(X, y)
     kd = "sklearn.neighbors._kd_tree.KDTree"
     source = save(knn, tmp_path / "knn.skops")
     refused = run(runner, "shrink", source, "--dry-run")
     assert refused.exit_code == 3
-    assert refused.stderr.count("\n") == 1 and kd in refused.stderr and str(source) in refused.stderr
+    assert refused.stderr.count("\n") == 1 and FOREIGN in refused.stderr and str(source) in refused.stderr
+    assert f"--trust {FOREIGN}" in refused.stderr and kd not in refused.stderr
     assert "Traceback" not in refused.stderr and refused.stdout == ""
-    trust = []
-    for name in sorted(__import__("skops.io", fromlist=["x"]).get_untrusted_types(file=source)):
-        trust += ["--trust", name]
     out = tmp_path / "lite.skops"
-    result = run(runner, "shrink", source, "-o", out, *trust)
+    result = run(runner, "shrink", source, "-o", out, "--trust", FOREIGN)
     assert result.exit_code == 0, result.stderr
-    assert kd in result.stdout  # the load command names what the reader must trust
-    np.testing.assert_array_equal(load_plain(out, trust[1::2]).predict(X), knn.predict(X))
+    assert kd in result.stdout and FOREIGN in result.stdout  # the load command names what the reader must trust
+    trusted = __import__("skops.io", fromlist=["x"]).get_untrusted_types(file=out)
+    np.testing.assert_array_equal(load_plain(out, trusted).predict(X), knn.predict(X))
 
 
 def test_valid_forest_loads_without_trust(runner, tmp_path, forest, iris):

@@ -131,6 +131,7 @@ def read_model(path: Path, trust: Iterable[str] = (), limits: Limits = Limits())
     from .pickle_io import read_pickle
     from .skops_io import read_skops
     from .tree_checks import validate_model
+    from .trust import trust_notes
 
     path = Path(path)
     check_input(path)
@@ -146,15 +147,25 @@ def read_model(path: Path, trust: Iterable[str] = (), limits: Limits = Limits())
     else:
         raise InputRefused("neither a skops archive nor a pickle or joblib file", str(path))
     check_model_root(model, path)
-    found = graph(model)
+    found = graph(model, into_foreign=True)
     held = sum(ref.nbytes for ref in found.arrays)
     if held > limits.max_size:
         raise InputRefused(f"the model holds {human_size(held)} of arrays, over the {human_size(limits.max_size)} "
                            "limit (raise it with --max-size if you trust the file)", str(path))
     notes = validate_model(found, str(path))
-    if auto:
-        notes.append(f"{', '.join(auto)} loaded without --trust: every node was checked")
+    notes += trust_notes(auto)
+    notes += [f"{where or 'the root'} is a {cls}, not scikit-learn: left untouched (still checked as part of "
+              "the whole model)" for where, cls in _outermost(found.foreign)]
     return Loaded(model, FileInfo(str(path), fmt, path.stat().st_size), notes)
+
+
+def _outermost(found: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Foreign objects not nested inside another foreign object."""
+    out: list[tuple[str, str]] = []
+    for path, cls in found:
+        if not any(path == p or path.startswith(p + ".") or p == "" for p, _ in out):
+            out.append((path, cls))
+    return out
 
 
 def is_estimator(obj: Any) -> bool:
