@@ -26,6 +26,7 @@ from ..errors import InputRefused
 from .archive import Limits, check_archive, check_references, read_checked_schema
 from ..progress import reporter, step
 from .compression import Policy, tuned_lzma
+from .tree_codec import encode_member
 
 # Types skops leaves untrusted because their content could be unsafe, which skprune makes safe
 # by checking every node after loading (tree_checks.py): they load without --trust.
@@ -106,6 +107,7 @@ class _PolicyZip:
     def writestr(self, name: str, data: Any) -> None:
         if isinstance(data, str):
             data = data.encode("utf-8")
+        data = encode_member(name, data)  # forests: tree nodes as packed records (tree_codec.py)
         choice = self._policy.choose(name, data)
         info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
         info.compress_type = choice.method
