@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .errors import UsageError
 from .fidelity import load_check_data
-from .formats import Limits, check_target, load_command, read_model, target_for, write_model
+from .formats import Limits, Target, check_target, load_command, read_model, target_for, write_model
 from .options import DEFAULT_TOLERANCE, PruneOptions
 from .pruning import prune_model
 from .report import ShrinkReport
@@ -36,6 +36,7 @@ class ShrinkRequest:
     exclude: tuple[str, ...] = ()
     drop_importances: bool = False
     limits: Limits = Limits()
+    stream: bool | None = None  # forests: tree by tree, archive to archive (None: when it pays)
 
 
 def shrink_file(request: ShrinkRequest) -> ShrinkReport:
@@ -51,6 +52,9 @@ def shrink_file(request: ShrinkRequest) -> ShrinkReport:
     target = target_for(request.output, request.zip, request.compression) if request.output else None
     if target is not None and not request.dry_run:
         check_target(request.output, request.force, (request.source,))  # type: ignore[arg-type]
+        streamed = _shrink_streamed(request, options, target)  # forests larger than memory (streaming.py)
+        if streamed is not None:
+            return streamed
 
     loaded = read_model(request.source, request.trust, request.limits)
     inputs = load_check_data(request.data, loaded.model, request.data_key, request.data_field)
@@ -87,6 +91,22 @@ def shrink_file(request: ShrinkRequest) -> ShrinkReport:
         notes=loaded.notes,
         best_saving_estimate=written.best_saving if output and target.compression == "deflate" else None,  # type: ignore[union-attr]
     )
+
+
+def _shrink_streamed(request: ShrinkRequest, options: PruneOptions, target: Target) -> ShrinkReport | None:
+    from .formats import check_input, sniff
+    from .formats.stream_trees import stream_plan
+    from .streaming import shrink_streamed
+
+    check_input(request.source)
+    if target.format != "skops" or sniff(request.source) != "skops":
+        return None
+    plan = stream_plan(request.source, options.keep, request.stream, request.limits)
+    if plan is None:
+        return None
+    return shrink_streamed(plan, request.output, target, options, force=request.force, trust=request.trust,  # type: ignore[arg-type]
+                           inputs_for=lambda model: load_check_data(request.data, model, request.data_key,
+                                                                    request.data_field))
 
 
 def shrink(source: str | Path, output: str | Path | None = None, **options: object) -> ShrinkReport:
