@@ -24,7 +24,7 @@ from .formats.atomic import atomic_write
 from .formats.compression import Policy
 from .formats.stream_trees import MARKER, PROBE_SPLITS, StreamPlan, fresh_ids, iter_trees, load_light, npy_bytes
 from .options import PruneOptions
-from .probes import Probes
+from .fidelity.probes import Probes
 from .progress import step
 from .pruning import prune_model
 from .report import FileInfo, ShrinkReport, Transformed
