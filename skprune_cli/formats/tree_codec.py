@@ -4,15 +4,15 @@
 names and types up to byte order and index width (sklearn's own path for
 trees saved on a 32-bit or big-endian machine), whatever their offsets, and
 casts it to its native records. So a ``.skops`` member may hold the nodes as
-48-byte records: big-endian, 32-bit indices, no padding but at the end. Loading gives back the unmodified native
-``Tree`` with identical values.
+48-byte records: big-endian, 32-bit indices, no padding but at the end.
+Loading gives back the unmodified native ``Tree`` with identical values.
 
 Measured on a fully grown RandomForestClassifier(100), LZMA with lp=pb=3,
 per node: native 64-byte records 7.9 bytes (5.3 with ``drop_importances``),
-these records 5.8 (4.1). Byte order alone gives 6% (sign and exponent bytes
-lead), 32-bit indices 4%, the 48-byte record the rest: a multiple of 8, so
-LZMA's position contexts see each byte of a field at the same phase in every
-record (41 packed bytes: 4.8).
+these records 5.8 (4.1). The same fields packed into 41 bytes give 7.6
+little-endian, 7.1 big-endian (sign and exponent bytes lead); the 48-byte
+record, a multiple of 8, lets LZMA's position contexts see each byte of a
+field at the same phase in every record.
 """
 
 from __future__ import annotations
