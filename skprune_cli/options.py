@@ -171,6 +171,7 @@ class WriteOptions:
     force: bool = False
     dry_run: bool = False
     measure: bool = False  # dry run that writes to a temporary file to learn the size on disk
+    stream: bool | None = None  # forests: tree by tree, archive to archive (None: when it pays; streaming.py)
 
     def __post_init__(self) -> None:
         if self.output is not None:

@@ -12,7 +12,7 @@ from typing import Any
 from .errors import SavingsGate, UsageError
 from .fidelity.jobs import load_check_data
 from .fidelity.probes import Probes
-from .formats import PICKLE_SUFFIXES, check_target, load_command, read_model, target_for, write_model
+from .formats import PICKLE_SUFFIXES, Target, check_target, load_command, read_model, target_for, write_model
 from .options import ALIASES, DataOptions, LoadOptions, PruneOptions, RunOptions, WriteOptions, split_flat
 from .pruning import prune_model
 from .report import FileInfo, ShrinkReport
@@ -88,6 +88,9 @@ def shrink_file(request: ShrinkRequest) -> ShrinkReport:
     target = target_for(destination, write.zip, write.compression) if destination else None
     if target is not None and not write.dry_run:
         check_target(destination, write.force, (request.source,))  # type: ignore[arg-type]
+        streamed = _shrink_streamed(request, target)  # forests larger than memory (streaming.py)
+        if streamed is not None:
+            return streamed
 
     loaded = read_model(request.source, request.load.trust, request.load.limits)
     inputs = load_check_data(data.data, loaded.model, data.data_key, data.data_field)
@@ -134,6 +137,25 @@ def shrink_file(request: ShrinkRequest) -> ShrinkReport:
         best_saving_estimate=written.best_saving if written and target.compression == "deflate" else None,  # type: ignore[union-attr]
         config=request.config,
     )
+
+
+def _shrink_streamed(request: ShrinkRequest, target: Target) -> ShrinkReport | None:
+    from .formats import check_input, sniff
+    from .formats.stream_trees import stream_plan
+    from .streaming import shrink_streamed
+
+    check_input(request.source)
+    if target.format != "skops" or sniff(request.source) != "skops":
+        return None
+    plan = stream_plan(request.source, request.prune.keep, request.write.stream, request.load.limits)
+    if plan is None:
+        return None
+    data = request.data
+    report = shrink_streamed(plan, request.write.output, target, request.prune,  # type: ignore[arg-type]
+                             force=request.write.force, trust=request.load.trust,
+                             inputs_for=lambda model: load_check_data(data.data, model, data.data_key, data.data_field))
+    report.config = request.config
+    return report
 
 
 def savings_gate(report: ShrinkReport, fail_above: float) -> SavingsGate | None:

@@ -26,6 +26,7 @@ from ..errors import InputRefused
 from .archive import Limits, check_archive, check_references, read_checked_schema
 from ..progress import reporter, step
 from .compression import Policy, tuned_lzma
+from .tree_codec import encode_member
 
 from .trust import VALIDATED as VALIDATED_TYPES, refusal, refused
 
@@ -98,6 +99,7 @@ class _PolicyZip:
     def writestr(self, name: str, data: Any) -> None:
         if isinstance(data, str):
             data = data.encode("utf-8")
+        data = encode_member(name, data)  # forests: tree nodes as packed records (tree_codec.py)
         choice = self._policy.choose(name, data)
         info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
         info.compress_type = choice.method
