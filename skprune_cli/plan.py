@@ -157,7 +157,7 @@ def judge(subject: Subject, table: dict[np.dtype, np.dtype], keep: Iterable[str]
     if known is not None and known.effect == "frozen":
         return Verdict(None, (), known.reason, "frozen")
     dtype = subject.dtype
-    if known is not None and known.effect == "dtype":
+    if known is not None and known.effect in ("dtype", "computation"):
         plain_float = subject.plain and not subject.sparse and dtype.kind == "f"
         rungs = rounding_ladder(dtype, subject.payload_bytes, _precision(table)) if plain_float else ()
         return Verdict(None, rungs, known.reason, "dtype")

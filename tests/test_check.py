@@ -16,9 +16,9 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from conftest import load_plain, save
 from skprune_cli import check
 from skprune_cli.cli import app
-from skprune_cli.fallback import Candidate
+from skprune_cli.fidelity.search import Candidate
 from skprune_cli.pruning import PruneOptions, prune_model
-from skprune_cli.verify import check_against, reference_outputs
+from skprune_cli.fidelity.compare import check_against, reference_outputs
 from skprune_cli.walk import walk
 from zoo import data
 
@@ -100,7 +100,7 @@ def test_hist_gradient_boosting_holds_back_exactly_what_needs_it():
     assert result.check.passed
     np.testing.assert_array_equal(result.model.predict(X_test), hgb.predict(X_test))
     assert np.abs(result.model.predict_proba(X_test) - hgb.predict_proba(X_test)).max() <= 1e-3
-    from skprune_cli.probes import synthesize
+    from skprune_cli.fidelity.probes import synthesize
 
     minimal_hold_back({"original": hgb, "pruned": result.model}, [c.path for c in held], synthesize(hgb).X)
 
@@ -123,7 +123,7 @@ def test_text_naive_bayes_holds_back_exactly_what_needs_it(text_nb, docs):
     new = result.model.predict_proba(docs)
     assert np.abs(new - text_nb.predict_proba(docs)).max() <= 1e-3
     np.testing.assert_array_equal(result.model.predict(docs), text_nb.predict(docs))
-    from skprune_cli.probes import synthesize
+    from skprune_cli.fidelity.probes import synthesize
 
     minimal_hold_back({"original": text_nb, "pruned": result.model}, list(held), synthesize(text_nb).X)
 

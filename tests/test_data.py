@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from skprune_cli.data import check_fits, read_data
+from skprune_cli.fidelity.data import check_fits, read_data
 from skprune_cli.errors import UsageError
 
 

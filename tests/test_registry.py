@@ -149,7 +149,7 @@ SAMPLE_MODELS = {
 
 @pytest.mark.parametrize("owner", sorted(SAMPLE_MODELS))
 def test_input_samples_feed_the_probes(owner):
-    from skprune_cli.probes import synthesize
+    from skprune_cli.fidelity.probes import synthesize
 
     model = fitted(SAMPLE_MODELS[owner])
     probes = synthesize(model)
