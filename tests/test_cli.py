@@ -7,6 +7,7 @@ import pickle
 import subprocess
 import sys
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -250,8 +251,11 @@ def test_ci_gate_fails_an_unpruned_forest_and_passes_its_pruned_output(runner, t
     assert passed.exit_code == 0, passed.stderr
     doc = json.loads(passed.stdout)
     assert doc["dry_run"] is True and doc["disk_ratio"] > 0.8
-    both = run(runner, "shrink", source, lite, *gate)  # what the pre-commit hook runs
-    assert both.exit_code == 6 and both.stderr.count("\n") == 1
+    hooks = (Path(__file__).parents[1] / ".pre-commit-hooks.yaml").read_text()
+    entry = next(line.split(":", 1)[1].split() for line in hooks.splitlines() if line.strip().startswith("entry:"))
+    assert entry[:2] == ["skprune", "shrink"]
+    both = run(runner, *entry[1:], source, lite)  # what the pre-commit hook runs on two staged files
+    assert both.exit_code == 6 and both.stderr.count("\n") == 1 and both.stdout == ""
     assert run(runner, "shrink", lite, "--dry-run", "--fail-above-savings", "1.5").exit_code == 2
 
 
