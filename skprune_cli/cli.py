@@ -18,7 +18,7 @@ from typing import Annotated, Any, Iterator, Optional
 import typer
 from rich.console import Console
 
-from . import __version__
+from . import __version__, signals
 from .config import load_config
 from .errors import EXIT_FIDELITY, SkpruneError, UsageError
 from .formats import Limits
@@ -132,9 +132,9 @@ def _errors() -> Iterator[None]:
             raise
         print(f"skprune: {exc.one_line()}", file=sys.stderr)
         raise typer.Exit(exc.exit_code) from None
-    except KeyboardInterrupt:
-        print("skprune: interrupted; nothing was written", file=sys.stderr)
-        raise typer.Exit(130) from None
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM (signals.py): 130 / 143, one line
+        signals.announce(signals.message(exc))
+        raise typer.Exit(signals.exit_code(exc)) from None
     except (typer.Exit, typer.Abort):
         raise
     except Exception as exc:  # noqa: BLE001 - anything else is our bug, still one line
@@ -409,7 +409,7 @@ def check(
 
 
 def main() -> None:
-    app()
+    signals.run(app)  # SIGINT/SIGTERM: exit 130/143, one line, no temp file; library callers keep theirs
 
 
 if __name__ == "__main__":  # pragma: no cover
