@@ -113,7 +113,7 @@ def shrink_file(request: ShrinkRequest) -> ShrinkReport:
                 shutil.rmtree(scratch, ignore_errors=True)
         output, trusted = written.info, written.trusted
         if scratch:
-            output.path = str(destination)
+            output.path = str(write.output) if write.output else "(measured in a temporary file, not kept)"
         else:
             command = load_command(destination, target, trusted)  # type: ignore[arg-type]
     return ShrinkReport(
