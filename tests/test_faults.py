@@ -59,9 +59,26 @@ def env(pause: str | None = None) -> dict[str, str]:
     return out
 
 
-def start(source: Path, out: Path, *extra: str, pause: str | None = None) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "skprune_cli", "shrink", str(source), "-o", str(out), *extra],
+_started: list[subprocess.Popen[str]] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_run_outlives_its_test() -> Iterator[None]:
+    """A failed assertion must not leave paused runs behind (they wait for their gate forever)."""
+    yield
+    while _started:
+        proc = _started.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
+def start(source: Path, out: Path | None, *extra: str, pause: str | None = None) -> subprocess.Popen[str]:
+    target = ["-o", str(out)] if out is not None else []
+    proc = subprocess.Popen([sys.executable, "-m", "skprune_cli", "shrink", str(source), *target, *extra],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env(pause))
+    _started.append(proc)
+    return proc
 
 
 def wait_paused(proc: subprocess.Popen[str], gate: Path, timeout: float = 240) -> None:
@@ -143,6 +160,34 @@ def test_signal_inside_a_long_compression_call(model_file: Path, tmp_path: Path)
     assert took < GRACE_BOUND, f"took {took:.1f} s"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["gate", "gate.paused", "lite.pkl.xz"]
     assert out.read_bytes() == OLD
+
+
+def test_signal_stops_a_batch_and_its_workers(model_file: Path, tmp_path: Path) -> None:
+    """``--jobs 2``: SIGTERM to the parent alone (a CI cancel) also stops the forked workers mid-write."""
+    sources = tmp_path / "in"
+    sources.mkdir()
+    for name in ("a.skops", "b.skops"):
+        shutil.copy(model_file, sources / name)
+    folder, gate = tmp_path / "out", tmp_path / "gate"
+    proc = start(sources / "a.skops", None, str(sources / "b.skops"), "-d", str(folder), "--jobs", "2",
+                 "--no-check", pause=f"writing:{gate}")
+    deadline = time.monotonic() + 240
+    while len(temps(folder) if folder.exists() else []) < 2:  # both workers are writing
+        assert proc.poll() is None and time.monotonic() < deadline, proc.poll()
+        time.sleep(0.05)
+    workers = [int(atomic.STALE.match(name)[1]) for name in temps(folder)]  # type: ignore[index]
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    code, _, stderr = finish(proc)
+    assert time.monotonic() - sent < GRACE_BOUND
+    assert code == 143
+    assert stderr == ("skprune: interrupted by SIGTERM; outputs finished before the signal are complete, "
+                      "the others were not written\n")
+    deadline = time.monotonic() + GRACE_BOUND
+    while any(atomic._start_time(pid) is not None for pid in workers):  # exited (or zombies reaped by init)
+        assert time.monotonic() < deadline, f"workers {workers} outlived their parent"
+        time.sleep(0.05)
+    assert list(folder.iterdir()) == []
 
 
 def test_sigkill_keeps_old_output_and_next_run_removes_only_dead_temps(model_file: Path, tmp_path: Path) -> None:
