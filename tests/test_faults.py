@@ -27,6 +27,7 @@ import pytest
 import skops.io as sio
 from sklearn.ensemble import ExtraTreesRegressor
 
+from skprune_cli import signals
 from skprune_cli.formats import atomic
 
 TREE = "sklearn.tree._tree.Tree"
@@ -143,7 +144,8 @@ def test_signal_at_each_phase_leaves_old_output_and_no_temp(model_file: Path, tm
 
 
 def test_signal_inside_a_long_compression_call(model_file: Path, tmp_path: Path) -> None:
-    """xz over the whole pickle is one long C call: the handler cannot run; the watchdog ends the run."""
+    """xz compresses each tree's node array in one C call of a second or more: a Python handler
+    waits for it to return, so the watchdog ends the run (the bound holds on either path)."""
     out = tmp_path / "lite.pkl.xz"
     out.write_bytes(OLD)
     gate = tmp_path / "gate"
@@ -248,6 +250,29 @@ def test_temp_is_fsynced_before_the_rename_and_the_folder_after(tmp_path: Path, 
         handle.write(b"z" * 100_000)  # still in the handle's buffer until flushed
     assert calls == ["fsync file of 100000 bytes", "rename", "fsync folder"]
     assert target.read_bytes() == b"z" * 100_000
+
+
+def test_a_signal_during_bookkeeping_is_held_until_the_block_is_done(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Between creating the temp file and registering it, or renaming and recording it, a signal waits."""
+    monkeypatch.setattr(signals._State, "received", None)
+    monkeypatch.setattr(signals._State, "pending", None)
+    monkeypatch.setattr(signals, "_stop_children", lambda: None)  # this process's children are not ours to stop
+    steps = []
+    with pytest.raises(signals.Interrupted) as info:
+        with signals.deferred():
+            signals._handler(signal.SIGTERM, None)  # what Python calls when SIGTERM arrives here
+            steps.append("bookkeeping done")
+    assert steps == ["bookkeeping done"] and info.value.exit_code == 143
+    signals._handler(signal.SIGINT, None)  # a second signal while stopping changes nothing
+
+
+def test_message_names_an_output_completed_before_the_signal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(atomic, "_published", [])
+    assert signals.message(signals.Interrupted(signal.SIGINT)).endswith("; nothing was written")
+    with atomic.atomic_write(tmp_path / "m.bin") as handle:
+        handle.write(b"done")
+    line = signals.message(signals.Interrupted(signal.SIGTERM))
+    assert line == f"skprune: interrupted by SIGTERM; {tmp_path / 'm.bin'} was already complete"
 
 
 # -- 3. a full disk, a read-only or vanished folder ----------------------------------------------------
