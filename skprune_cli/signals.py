@@ -229,6 +229,9 @@ def _watch(read_fd: int) -> None:
     discard_live_temps()
     if not _State.worker:
         _stop_children()
+        if sys.stderr.isatty():  # a progress bar may be half drawn, with the cursor hidden
+            with contextlib.suppress(Exception):
+                sys.stderr.write("\r\x1b[2K\x1b[?25h")
         announce(message(signum=first))
     os._exit(128 + first)
 
