@@ -127,14 +127,13 @@ def worst(outcomes: Sequence[Outcome]) -> int:
 def shrink_many(sources: Sequence[Path], outdir: Path | None, run: RunOptions, *, fmt: str | None = None,
                 jobs: int | None = None, config: str | None = None, fail_above: float | None = None) -> BatchReport:
     """Shrink every file into ``outdir`` (or only measure them in a dry run)."""
-    if outdir is not None and not run.write.dry_run:
-        if outdir.exists() and not outdir.is_dir():
-            raise UsageError("output folder is a file", str(outdir))
-        outdir.mkdir(parents=True, exist_ok=True)
+    outputs: list[Path | None] = [None] * len(sources)
     if outdir is not None:
-        outputs: list[Path | None] = list(plan_outputs(sources, outdir, fmt, run.write.zip))
-    else:
-        outputs = [None] * len(sources)
+        outputs = list(plan_outputs(sources, outdir, fmt, run.write.zip))
+        if not run.write.dry_run:
+            if outdir.exists() and not outdir.is_dir():
+                raise UsageError("output folder is a file", str(outdir))
+            outdir.mkdir(parents=True, exist_ok=True)
     calls = [(source, output, run, config, fail_above) for source, output in zip(sources, outputs)]
     outcomes = run_all(shrink_one, calls, jobs or default_jobs())
     return BatchReport("shrink", worst(outcomes), outcomes, config)

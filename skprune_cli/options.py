@@ -23,7 +23,7 @@ from .rules import CastRule, rule_table
 DEFAULT_TOLERANCE = 1e-3
 PRESET_NAMES = ("auto", "exact", "float32", "float16")
 COMPRESSION_NAMES = ("none", "deflate", "lzma", "bzip2", "best")
-SEARCH_MARGIN = 0.5
+SEARCH_MARGIN = 0.5  # probes are not real rows: a lossy cast must pass at this fraction of the tolerance
 
 
 def _strings(name: str, value: Any) -> tuple[str, ...]:
@@ -78,6 +78,11 @@ class ObjectOptions:
     importance_tolerance: float = 5e-4
 
 
+# a model whose castable arrays hold less than this is not worth a lossy cast: float16 would save at
+# most 48 KB and could break it (a 10 KB calibration model once got NaN for 4.5 KB); --cast forces
+MIN_LOSSY_BYTES = 64 * 1024
+
+
 @dataclass
 class PruneOptions:
     """Everything that shapes a prune, shared by the API, the CLI and ``inspect``.
@@ -97,6 +102,7 @@ class PruneOptions:
     exclude: tuple[str, ...] = ()
     drop_training: bool = True
     drop_importances: bool = False
+    min_lossy_bytes: int | None = None  # None: MIN_LOSSY_BYTES, or 0 when lossy casts are asked for
 
     def __post_init__(self) -> None:
         if self.preset not in PRESET_NAMES:
@@ -105,6 +111,9 @@ class PruneOptions:
         self.keep = _strings("keep", self.keep)
         self.exclude = _strings("exclude", self.exclude)
         self.tolerance, self.label_tolerance = check_tolerances(self.tolerance, self.label_tolerance)
+        if self.min_lossy_bytes is None:  # explicit casts or presets are the user asking for lossy casts
+            explicit = bool(self.casts) or self.preset in ("float16", "float32")
+            self.min_lossy_bytes = 0 if explicit else MIN_LOSSY_BYTES
 
     @classmethod
     def build(cls, preset: str = "auto", cast: Iterable[str | CastRule] = (), keep: Iterable[str] = (),
