@@ -99,7 +99,7 @@ def prune(
 ) -> Any:
     """Return a smaller copy of ``estimator`` (or shrink it in place).
 
-    ``dump(prune(pipe), "lite.skops")`` is the whole recipe; the result is a
+    ``save_model(prune(pipe), "lite.skops", compression="lzma")`` writes the small file; the result is a
     plain scikit-learn object. Lossy casts are kept only where outputs on ``X``
     (or on probes made from the model) stay within ``tolerance``.
     """

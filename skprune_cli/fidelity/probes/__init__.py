@@ -1,0 +1,142 @@
+"""Inputs synthesised from the fitted model itself, for checking without user data.
+
+The model knows a lot about its inputs, and probes are built to look like
+real data, because real rows found what naive probes missed:
+
+- ``text``: documents whose words follow the vocabulary's document frequencies;
+- ``frames``: DataFrames with the fitted column names, categories and statistics;
+- ``numeric``: scaler statistics, stored samples as they are and around each
+  other, integer grids for integer-valued samples;
+- ``grids``: rows at, between and beside every split value, bin edge and knot;
+- ``boundary``: rows a hair on both sides of a classifier's decision boundary
+  and of a calibrator's knots.
+
+Numeric probes always include a generic set (multi-scale normals) the model
+accepts, so a statistic that covers only part of the input space is never the
+only test. Generation is bounded: only sampled rows of stored data are copied,
+and boundary searches have a pair, iteration and time budget.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from ..compare import available_methods
+from .boundary import BUDGET_SECONDS, boundary_rows, calibrator_rows
+from .common import Probes, input_stage, methods_that_run
+from .frames import PANDAS_HINT, Framed, columns_of, feature_names, frame_probes, pandas_or_none
+from .grids import grid_rows, input_grids
+from .numeric import generic, informed_parts, scales
+from .text import text_probes
+
+__all__ = ["Probes", "synthesize", "input_stage", "probe_gap", "N_PROBES"]
+
+N_PROBES = 512
+
+
+def _n_features(model: Any, stage: Any) -> int | None:
+    for obj in (stage, model):
+        n = getattr(obj, "n_features_in_", None)
+        if isinstance(n, (int, np.integer)):
+            return int(n)
+    return None
+
+
+def _category_probes(stage: Any, n: int, rng: np.random.Generator) -> Probes | None:
+    categories = getattr(stage, "categories_", None)
+    if not isinstance(categories, list) or not categories:
+        return None
+    columns = [np.asarray(c)[rng.integers(0, len(c), size=n)] for c in categories if len(c)]
+    if len(columns) != len(categories):
+        return None
+    numeric = all(c.dtype.kind in "iuf" for c in columns)
+    X = np.column_stack(columns).astype(float if numeric else object)
+    return Probes(X, f"{n} rows drawn from the categories of {type(stage).__name__}")
+
+
+def _mix(parts: list[tuple[np.ndarray, str]], n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` rows with an equal share from every part."""
+    share = -(-n // len(parts))
+    rows = np.concatenate([p[rng.permutation(len(p))[:share]] for p, _ in parts])
+    return rows[rng.permutation(len(rows))[:n]]
+
+
+def _informed(stage: Any, n_features: int, n: int, rng: np.random.Generator) -> Probes | None:
+    parts = informed_parts(stage, n_features, n, rng)
+    grids = input_grids(stage, n_features)
+    if grids is not None:
+        base = parts[0][0] if parts else rng.normal(size=(n, n_features)) * scales(n, rng)
+        parts.append((grid_rows(base, grids[0], rng), f"rows at, between and beside the {grids[1]}"))
+    if not parts:
+        return None
+    return Probes(_mix(parts, n, rng), f"{n} rows from " + " + ".join(s for _, s in parts))
+
+
+def _numeric(model: Any, runner: Any, stage: Any, n_features: int, n: int, wanted: int,
+             rng: np.random.Generator, deadline: float) -> Probes | None:
+    informed = _informed(stage, n_features, n, rng)
+    chosen = [informed] if informed is not None and methods_that_run(runner, informed.X) == wanted else []
+    best, best_count = None, 0
+    for X, source in generic(n_features, n, rng):
+        count = methods_that_run(runner, X)
+        if count == wanted:
+            chosen.append(Probes(X, source))
+            break
+        if count > best_count:
+            best, best_count = Probes(X, source), count
+    if not chosen:
+        return best
+    X = np.concatenate([c.X for c in chosen])
+    source = " and ".join(c.source for c in chosen)
+    for label, finder, target in (("rows a hair from its decision boundary", boundary_rows, runner),
+                                  ("rows on and beside its calibrators' knots", calibrator_rows, model)):
+        extra = finder(target, X, rng, deadline) if target is not None else None
+        if extra is not None and len(extra):
+            extra = extra[: n // 2]
+            if methods_that_run(runner, extra, rows=len(extra)) == wanted:
+                X = np.concatenate([X, extra])
+                source += f" + {len(extra)} {label}"
+    return Probes(X, f"{source} ({n_features} columns)")
+
+
+def synthesize(model: Any, n: int = N_PROBES, seed: int = 0) -> Probes | None:
+    """Probe inputs on which the original model runs (None when none can be made)."""
+    rng = np.random.default_rng(seed)
+    deadline = time.monotonic() + BUDGET_SECONDS
+    stage = input_stage(model)
+    wanted = len(available_methods(model))
+    if wanted == 0:
+        return None
+    text = text_probes(model, stage, n, rng)
+    if text is not None and methods_that_run(model, text.X) == wanted:
+        return text
+    names = feature_names(model)
+    pd = pandas_or_none()
+    runner: Any = model
+    if names is not None and pd is not None:
+        if any(c.categories is not None for c in columns_of(model, names)):
+            framed = frame_probes(model, names, n, rng)
+            if framed is not None:
+                return framed
+        runner = Framed(model, names, pd)
+    category = _category_probes(stage, n, rng)
+    if category is not None and methods_that_run(model, category.X) == wanted:
+        return category
+    n_features = _n_features(model, stage)
+    if n_features is None:
+        return None
+    probes = _numeric(model, runner, stage, n_features, n, wanted, rng, deadline)
+    if probes is not None and isinstance(runner, Framed):
+        probes = Probes(pd.DataFrame(probes.X, columns=names), f"DataFrame rows in the model's named columns: "
+                                                                f"{probes.source}")
+    return probes
+
+
+def probe_gap(model: Any) -> str | None:
+    """Why probes could not be made for ``model``, when the user can fix it (a missing extra)."""
+    if feature_names(model) is not None and pandas_or_none() is None:
+        return f"the model was fitted on a DataFrame and pandas is not installed: {PANDAS_HINT}"
+    return None
