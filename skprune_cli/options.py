@@ -79,8 +79,8 @@ class ObjectOptions:
 
 
 # a model whose castable arrays hold less than this is not worth a lossy cast: float16 would save at
-# most 48 KB and could break it (a 10 KB calibration model once got NaN for 4.5 KB); --cast forces
-MIN_LOSSY_BYTES = 64 * 1024
+# most 24 KB and could break it (a 10 KB calibration model once got NaN for 4.5 KB); --cast forces
+MIN_LOSSY_BYTES = 32 * 1024
 
 
 @dataclass
