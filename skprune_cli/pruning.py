@@ -16,7 +16,7 @@ from .estimators.apply import apply_object_knowledge
 from .fidelity.search import apply_exact, apply_unchecked, settle
 from .layout import choose_layouts
 from .plan import Decision, plan_arrays
-from .fidelity.probes import Probes, synthesize
+from .fidelity.probes import Probes, probe_gap, synthesize
 from .report import ArrayChange, CheckReport, Dropped, Transformed
 from .options import DEFAULT_TOLERANCE, SEARCH_MARGIN, PruneOptions
 from .progress import reporter, step
@@ -83,9 +83,10 @@ def _apply(
         apply_unchecked(decisions)
         return None
     if reference is None:
+        reason = probe_gap(model) or "no output method could be checked (give --data, or --no-check to cast unchecked)"
         for d in decisions:
             if d.lossy:  # nothing to check a lossy cast against: only its exact part is taken
-                d.held.append("no output method could be checked (give --data, or --no-check to cast unchecked)")
+                d.held.append(reason)
                 d.lossy = ()
         apply_exact(decisions)
         return None
