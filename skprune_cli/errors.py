@@ -51,3 +51,12 @@ class FidelityError(SkpruneError):
     """Even the most conservative pruned model fails the check."""
 
     exit_code = EXIT_FIDELITY
+
+
+EXIT_GATE = 6
+
+
+class SavingsGate(SkpruneError):
+    """The CI gate: the model could be made smaller than ``fail_above_savings`` allows."""
+
+    exit_code = EXIT_GATE

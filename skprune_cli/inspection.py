@@ -53,7 +53,7 @@ def _estimate(array: SchemaArray, table: dict, keep: tuple[str, ...]) -> tuple[s
     known = knowledge_by_name(array.owner_class, array.attr)
     if known is not None and known.effect == "drop":
         return "dropped", 0, f"training only: {known.reason}"
-    if known is not None and known.effect in ("frozen", "dtype"):
+    if known is not None and known.effect in ("frozen", "dtype", "computation"):
         return str(dtype), array.nbytes, known.reason
     target = table.get(dtype) if dtype.kind in "fiu" and dtype.names is None else None
     if known is not None and known.effect == "min-float32" and target is not None and target.itemsize < 4:

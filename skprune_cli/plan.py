@@ -106,7 +106,7 @@ def decide(ref: ArrayRef, table: dict[np.dtype, np.dtype], keep: Iterable[str] =
     if not ref.is_sparse and type(ref.array) is not np.ndarray:
         return Decision(ref, None, (), f"{type(ref.array).__name__} is kept as is", "frozen")
     precision = _precision(table)
-    if known is not None and known.effect == "dtype":
+    if known is not None and known.effect in ("dtype", "computation"):
         rungs = rounding_ladder(dtype, ref.values().nbytes, precision) if not ref.is_sparse else ()
         return Decision(ref, None, rungs, known.reason, "dtype")
     if not ref.replaceable:

@@ -10,6 +10,8 @@ import contextlib
 from contextvars import ContextVar
 from typing import Iterator
 
+from .signals import pause_for_tests
+
 
 class Reporter:
     """Does nothing; the CLI subclasses it to draw."""
@@ -42,6 +44,7 @@ def reporting(to: Reporter) -> Iterator[Reporter]:
 
 @contextlib.contextmanager
 def step(name: str, total: float | None = None) -> Iterator[Reporter]:
+    pause_for_tests(name)
     current = reporter()
     current.begin(name, total)
     try:

@@ -13,15 +13,15 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
 from .estimators.apply import apply_object_knowledge
-from .fidelity.search import apply_exact, apply_unchecked, settle
-from .layout import choose_layouts
+from .fidelity.checker import Checker, not_worth_the_risk, rebuilt_objects, refresh
+from .fidelity.probes import Probes
+from .fidelity.search import apply_unchecked
+from .options import DEFAULT_TOLERANCE, PruneOptions
 from .plan import Decision, plan_arrays
-from .fidelity.probes import Probes, probe_gap, synthesize
+from .progress import step
 from .report import ArrayChange, CheckReport, Dropped, Transformed
-from .options import DEFAULT_TOLERANCE, SEARCH_MARGIN, PruneOptions
-from .progress import reporter, step
 from .rules import CastRule
-from .fidelity.compare import BundleReference, Reference, check_against, reference_outputs, rejudge
+
 
 @dataclass
 class PruneResult:
@@ -56,65 +56,29 @@ def describe(decision: Decision, dtype_before: str, bytes_before: int) -> ArrayC
     )
 
 
-def make_reference(model: Any, inputs: Probes | None) -> Reference | BundleReference | None:
-    """The original's outputs on the user's data, or on probes made from the model; for a
-    dict/list bundle, one reference per estimator in it."""
-    from .formats import bundle_estimators, is_estimator
-
-    if not is_estimator(model):
-        parts = []
-        for key, estimator in bundle_estimators(model):
-            part = make_reference(estimator, inputs)
-            if isinstance(part, Reference):
-                parts.append((key, part))
-        return BundleReference(parts) if parts else None
-    probes = inputs if inputs is not None else synthesize(model)
-    if probes is None:
-        return None
-    reference = reference_outputs(model, probes.X, probes.source)
-    return reference if reference.outputs else None
-
-
-def _apply(
-    model: Any, decisions: Sequence[Decision], options: PruneOptions, reference: Reference | BundleReference | None,
-    transformed: list[Transformed],
-) -> CheckReport | None:
-    if not options.check:
-        apply_unchecked(decisions)
-        return None
-    if reference is None:
-        reason = probe_gap(model) or "no output method could be checked (give --data, or --no-check to cast unchecked)"
-        for d in decisions:
-            if d.lossy:  # nothing to check a lossy cast against: only its exact part is taken
-                d.held.append(reason)
-                d.lossy = ()
-        apply_exact(decisions)
-        return None
-    # probes are not the user's data: lossy casts must pass with half the tolerance to spare
-    strict = options.tolerance * SEARCH_MARGIN
-
-    def check() -> CheckReport:
-        reporter().advance(1)
-        return check_against(reference, model, strict, options.label_tolerance)
-
-    with step("checking"):
-        final = settle(decisions, check)
-        switched, approved = choose_layouts(decisions, check)
-    for path in switched:
-        transformed.append(Transformed(path, "", "layout", "stored column by column (Fortran order)",
-                                       "the same values compress better in this order"))
-    return rejudge(approved or final, options.tolerance, options.label_tolerance)
+def _under(path: str, prefixes: Sequence[str]) -> bool:
+    return any(path == p or path.startswith(p + ".") for p in prefixes)
 
 
 def prune_model(model: Any, options: PruneOptions, inputs: Probes | None = None) -> PruneResult:
     """Prune ``model`` in place and say what changed and how it was checked."""
     with step("reference outputs"):
-        reference = make_reference(model, inputs) if options.check else None
+        checker = Checker(model, inputs, tolerance=options.tolerance, label_tolerance=options.label_tolerance) \
+            if options.check else None
     with step("pruning"):
         found, transformed, dropped = apply_object_knowledge(model, options.objects())
-        decisions = plan_arrays(found.arrays, options.table(), options.keep, options.lossless)
+        rebuilt = rebuilt_objects(found.owners)
+        arrays = [r for r in found.arrays if not _under(r.path, [p for p, _ in rebuilt])]
+        decisions = plan_arrays(arrays, options.table(), options.keep, options.lossless)
+        not_worth_the_risk(decisions, options.min_lossy_bytes)
     before = [(str(d.ref.dtype), d.ref.nbytes) for d in decisions]
-    report = _apply(model, decisions, options, reference, transformed)
+    if checker is None:
+        apply_unchecked(decisions)
+        report = None
+        refresh(rebuilt)
+    else:
+        checker.rebuilt = rebuilt
+        report = checker.settle(model, decisions, transformed)
     changes = [describe(d, dtype, nbytes) for d, (dtype, nbytes) in zip(decisions, before)]
     return PruneResult(model, decisions, changes, transformed, dropped, report)
 
@@ -135,7 +99,7 @@ def prune(
 ) -> Any:
     """Return a smaller copy of ``estimator`` (or shrink it in place).
 
-    ``dump(prune(pipe), "lite.skops")`` is the whole recipe; the result is a
+    ``save_model(prune(pipe), "lite.skops", compression="lzma")`` writes the small file; the result is a
     plain scikit-learn object. Lossy casts are kept only where outputs on ``X``
     (or on probes made from the model) stay within ``tolerance``.
     """

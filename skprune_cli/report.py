@@ -15,6 +15,7 @@ from typing import Any
 INSPECT_SCHEMA = "skprune.inspect/1"
 SHRINK_SCHEMA = "skprune.shrink/1"
 CHECK_SCHEMA = "skprune.check/1"
+BATCH_SCHEMA = "skprune.batch/1"
 
 
 def _plain(value: Any) -> Any:
@@ -73,6 +74,7 @@ class InspectReport(_Doc):
     total_bytes_after: int
     preset: str
     schema_bytes: int | None = None  # a .skops archive's schema.json (parameters, vocabularies)
+    config: str | None = None  # the pyproject.toml whose [tool.skprune] was applied
     schema: str = INSPECT_SCHEMA
 
 
@@ -131,6 +133,7 @@ class CheckReport(_Doc):
     methods: list[MethodCheck] = field(default_factory=list)
     original: FileInfo | None = None
     pruned: FileInfo | None = None
+    config: str | None = None
     schema: str = CHECK_SCHEMA
 
 
@@ -154,4 +157,5 @@ class ShrinkReport(_Doc):
     compression_members: dict[str, int] | None = None  # archive members per method
     best_saving_estimate: int | None = None  # bytes --compression best would save (estimated)
     notes: list[str] = field(default_factory=list)
+    config: str | None = None
     schema: str = SHRINK_SCHEMA

@@ -2,76 +2,122 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import copy
+import shutil
+import tempfile
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
-from .errors import UsageError
+from .errors import SavingsGate, UsageError
 from .fidelity.jobs import load_check_data
-from .formats import Limits, check_target, load_command, read_model, target_for, write_model
-from .options import DEFAULT_TOLERANCE, PruneOptions
+from .fidelity.probes import Probes
+from .formats import PICKLE_SUFFIXES, check_target, load_command, read_model, target_for, write_model
+from .options import ALIASES, DataOptions, LoadOptions, PruneOptions, RunOptions, WriteOptions, split_flat
 from .pruning import prune_model
-from .report import ShrinkReport
+from .report import FileInfo, ShrinkReport
 
 
-@dataclass
+@dataclass(init=False)
 class ShrinkRequest:
-    """Everything ``shrink`` was asked to do, as the CLI or a script states it."""
+    """One input file plus one validated options object per stage.
+
+    Scripts may still pass the flat names (``ShrinkRequest(src, out, preset="exact", zip=True)``):
+    they are sorted into the stages, so old call sites keep working.
+    """
 
     source: Path
-    output: Path | None
-    preset: str = "auto"
-    cast: tuple[str, ...] = ()
-    keep: tuple[str, ...] = ()
-    zip: bool = False
-    compression: str | None = None
-    force: bool = False
-    dry_run: bool = False
-    trust: tuple[str, ...] = ()
-    check: bool = True
-    data: Path | None = None
-    data_key: str | None = None
-    data_field: str | None = None
-    tolerance: float = DEFAULT_TOLERANCE
-    label_tolerance: float = 0.0
-    exclude: tuple[str, ...] = ()
-    drop_importances: bool = False
-    limits: Limits = Limits()
+    output: Path | None = None
+    load: LoadOptions = field(default_factory=LoadOptions)
+    prune: PruneOptions = field(default_factory=PruneOptions)
+    data: DataOptions = field(default_factory=DataOptions)
+    write: WriteOptions = field(default_factory=WriteOptions)
+    config: str | None = None  # the pyproject.toml the options came from, if any
+
+    def __init__(self, source: str | Path, output: str | Path | None = None, *, load: LoadOptions | None = None,
+                 prune: PruneOptions | None = None, data: DataOptions | Path | None = None,
+                 write: WriteOptions | None = None, config: str | None = None, **flat: Any) -> None:
+        if isinstance(data, (str, Path)):  # the old flat ``data=Path`` keyword
+            flat["data"], data = data, None
+        staged = split_flat(flat)
+        self.source = Path(source)
+        self.load = load or LoadOptions(**staged["load"])
+        self.prune = prune or PruneOptions(**staged["prune"])
+        self.data = data or DataOptions(**staged["data"])
+        write = write or WriteOptions(**staged["write"])
+        if output is not None:
+            write = replace(write, output=Path(output))
+        self.write = write
+        self.output = write.output
+        self.config = config
+
+    @classmethod
+    def of(cls, source: str | Path, run: RunOptions, config: str | None = None) -> "ShrinkRequest":
+        return cls(source, load=run.load, prune=run.prune, data=run.data, write=run.write, config=config)
+
+
+MODEL_SUFFIXES = tuple(sorted({*PICKLE_SUFFIXES, ".skops", ".joblib"}, key=len, reverse=True))
+
+
+def model_suffix(path: Path) -> str:
+    """The model-file suffix a name ends with (``.pkl.gz`` as a whole), or "" for another name."""
+    name = path.name.lower()
+    return next((s for s in MODEL_SUFFIXES if name.endswith(s)), "")
+
+
+def output_name(source: Path, fmt: str | None = None, zip: bool = False) -> str:
+    """The file name a result gets in an output folder: the input's name, its format unless ``fmt`` says
+    otherwise; a zipped pickle gains ``.gz`` so that standard loaders know to decompress it."""
+    suffix = model_suffix(source)
+    stem = source.name[: len(source.name) - len(suffix)] if suffix else source.name
+    new = "." + fmt if fmt else (source.name[len(stem):] if suffix else ".skops")
+    if zip and new.lower() in (".pkl", ".pickle"):
+        new += ".gz"
+    return stem + new
 
 
 def shrink_file(request: ShrinkRequest) -> ShrinkReport:
-    if request.tolerance < 0 or not 0 <= request.label_tolerance <= 1:
-        raise UsageError("--tolerance must be >= 0 and --label-tolerance within 0..1")
-    options = PruneOptions.build(request.preset, request.cast, request.keep, check=request.check,
-                                 tolerance=request.tolerance, label_tolerance=request.label_tolerance,
-                                 exclude=request.exclude, drop_importances=request.drop_importances)
-    if request.output is None and not request.dry_run:
-        raise UsageError("missing -o/--output (or pass --dry-run to only report)")
-    if request.data is not None and not request.check:
-        raise UsageError("--data is used by the fidelity check; it makes no sense with --no-check")
-    target = target_for(request.output, request.zip, request.compression) if request.output else None
-    if target is not None and not request.dry_run:
-        check_target(request.output, request.force, (request.source,))  # type: ignore[arg-type]
+    options, write, data = request.prune, request.write, request.data
+    if write.output is None and not write.dry_run:
+        raise UsageError("no output given: pass output= (-o), or dry_run=True (--dry-run) to only report")
+    if data.data is not None and not options.check:
+        raise UsageError("data is used by the fidelity check; it makes no sense with check=False (--no-check)")
+    destination = write.output
+    if destination is None and write.measure:
+        destination = request.source.with_name(output_name(request.source, zip=write.zip))
+    target = target_for(destination, write.zip, write.compression) if destination else None
+    if target is not None and not write.dry_run:
+        check_target(destination, write.force, (request.source,))  # type: ignore[arg-type]
 
-    loaded = read_model(request.source, request.trust, request.limits)
-    inputs = load_check_data(request.data, loaded.model, request.data_key, request.data_field)
+    loaded = read_model(request.source, request.load.trust, request.load.limits)
+    inputs = load_check_data(data.data, loaded.model, data.data_key, data.data_field)
     result = prune_model(loaded.model, options, inputs)
 
     output = written = None
     trusted: list[str] = []
     command = ""
-    if target is not None and not request.dry_run:
-        written = write_model(
-            result.model, request.output, target, force=request.force, inputs=(request.source,),  # type: ignore[arg-type]
-            estimate_best=target.format == "skops" and target.compression == "deflate",
-            size_hint=result.bytes_after,
-        )
+    if target is not None and (not write.dry_run or write.measure):
+        scratch = tempfile.mkdtemp(prefix="skprune-measure-") if write.dry_run else None
+        path = Path(scratch) / destination.name if scratch else destination  # type: ignore[union-attr]
+        try:
+            written = write_model(
+                result.model, path, target, force=write.force, inputs=(request.source,),
+                estimate_best=target.format == "skops" and target.compression == "deflate",
+                size_hint=result.bytes_after,
+            )
+        finally:
+            if scratch:
+                shutil.rmtree(scratch, ignore_errors=True)
         output, trusted = written.info, written.trusted
-        command = load_command(request.output, target, trusted)  # type: ignore[arg-type]
+        if scratch:
+            output.path = str(destination)
+        else:
+            command = load_command(destination, target, trusted)  # type: ignore[arg-type]
     return ShrinkReport(
         input=loaded.info,
         output=output,
-        dry_run=request.dry_run,
-        preset=options.effective_preset if request.preset != "auto" else "auto",
+        dry_run=write.dry_run,
+        preset=options.effective_preset if options.preset != "auto" else "auto",
         casts=[str(c) for c in options.casts],
         arrays=result.changes,
         dropped=result.dropped,
@@ -83,13 +129,48 @@ def shrink_file(request: ShrinkRequest) -> ShrinkReport:
         transformed=result.transformed,
         check=result.check,
         compression=target.compression if target else "none",
-        compression_members=written.methods if output else None,
+        compression_members=written.methods if written else None,
         notes=loaded.notes,
-        best_saving_estimate=written.best_saving if output and target.compression == "deflate" else None,  # type: ignore[union-attr]
+        best_saving_estimate=written.best_saving if written and target.compression == "deflate" else None,  # type: ignore[union-attr]
+        config=request.config,
     )
 
 
-def shrink(source: str | Path, output: str | Path | None = None, **options: object) -> ShrinkReport:
+def savings_gate(report: ShrinkReport, fail_above: float) -> SavingsGate | None:
+    """The CI gate's verdict: an error when shrinking would save more than ``fail_above`` of the file."""
+    if not 0 <= fail_above < 1:
+        raise UsageError(f"fail_above_savings={fail_above!r}: must be a fraction within 0..1 (e.g. 0.2)")
+    if report.disk_ratio is None:
+        return None
+    saving = 1 - report.disk_ratio
+    if saving <= fail_above:
+        return None
+    return SavingsGate(f"could be {saving:.0%} smaller on disk (gate: {fail_above:.0%}); "
+                       "shrink it and commit the result", report.input.path)
+
+
+def shrink(source: str | Path, output: str | Path | None = None, **options: Any) -> ShrinkReport:
     """Library twin of the ``shrink`` command: ``shrink("m.skops", "lite.skops", zip=True)``."""
-    request = ShrinkRequest(Path(source), Path(output) if output is not None else None, **options)  # type: ignore[arg-type]
-    return shrink_file(request)
+    return shrink_file(ShrinkRequest(source, output, **options))
+
+
+def prune_report(estimator: Any, *, X: Any = None, inplace: bool = False, **options: Any) -> tuple[Any, ShrinkReport]:
+    """``prune()`` plus the report the CLI prints: ``model, report = prune_report(pipe)``.
+
+    Takes ``prune()``'s options (``preset``, ``cast``, ``keep``, ``exclude``, ``tolerance``,
+    ``label_tolerance``, ``check``, ``drop_training``, ``drop_importances``). The report's
+    ``input``/``output`` describe the object in memory; sizes on disk come from ``save_model``.
+    """
+    settings = PruneOptions(**{ALIASES.get(k, k): v for k, v in options.items()})
+    model = estimator if inplace else copy.deepcopy(estimator)
+    inputs = Probes(X, f"{len(X)} rows given by the caller") if X is not None else None
+    result = prune_model(model, settings, inputs)
+    memory = FileInfo(f"<{type(estimator).__name__} in memory>", "object", result.bytes_before)
+    report = ShrinkReport(
+        input=memory, output=None, dry_run=False,
+        preset=settings.effective_preset if settings.preset != "auto" else "auto",
+        casts=[str(c) for c in settings.casts], arrays=result.changes, dropped=result.dropped,
+        memory_bytes_before=result.bytes_before, memory_bytes_after=result.bytes_after, disk_ratio=None,
+        load_command="", transformed=result.transformed, check=result.check,
+    )
+    return result.model, report

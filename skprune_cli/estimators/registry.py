@@ -21,6 +21,15 @@ Effects:
     A sub-estimator inside a fitted ensemble holds a numpy ``RandomState`` as
     its ``random_state`` parameter; it is only used to fit that sub-estimator
     and becomes ``None`` (the ensemble's own parameter is left alone).
+``computation``
+    Value-exact is not computation-exact: the dtype must stay even where a
+    narrower one holds every value, because the dtype picks the code path
+    (a tie order, an accumulation dtype). Values may still be rounded within
+    the dtype, under the check like any lossy change.
+``rebuilt``
+    Not saved: loading rebuilds the attribute from others (``__setstate__``).
+    Its arrays are not pruned on their own; the check runs on a rebuilt copy,
+    so it sees what loading the file will build.
 ``drop``
     Training-only: no prediction method reads it. Removed by default (kept
     with ``--keep``); ``check_is_fitted`` still passes without it.
@@ -40,7 +49,7 @@ import fnmatch
 from dataclasses import dataclass
 from typing import Any, Iterable, Literal
 
-Effect = Literal["frozen", "dtype", "min-float32", "python-ints", "fitted-rng", "input-samples", "drop", "tree-exact",
+Effect = Literal["frozen", "dtype", "computation", "rebuilt", "min-float32", "python-ints", "fitted-rng", "input-samples", "drop", "tree-exact",
                  "hgb-exact"]
 
 
@@ -110,6 +119,31 @@ REGISTRY: tuple[Knowledge, ...] = (
         ("_t", "_c", "t", "c"),
         "dtype",
         "scipy's B-spline evaluation kernel only accepts float64 knots and coefficients (SplineTransformer)",
+    ),
+    Knowledge(
+        ("KNeighborsMixin", "RadiusNeighborsMixin", "LocalOutlierFactor", "KNeighborsClassifier",
+         "KNeighborsRegressor", "RadiusNeighborsClassifier", "RadiusNeighborsRegressor", "NearestNeighbors",
+         "KNeighborsTransformer", "RadiusNeighborsTransformer"),
+        ("_fit_X",),
+        "computation",
+        "value-exact is not computation-exact: float64 samples take the ArgKmin kernel, any other dtype the "
+        "generic pairwise path, and the two order equal distances differently; on integer-valued data (digits) "
+        "a float16 _fit_X holding every value exactly moved predict_proba by 0.2",
+    ),
+    Knowledge(
+        ("BaseHistGradientBoosting", "HistGradientBoostingClassifier", "HistGradientBoostingRegressor"),
+        ("_baseline_prediction",),
+        "computation",
+        "value-exact is not computation-exact: predictions accumulate in the dtype of the baseline, so a "
+        "narrower baseline holding the same value sums every tree's leaf in lower precision",
+    ),
+    Knowledge(
+        ("IsotonicRegression",),
+        ("f_",),
+        "rebuilt",
+        "f_ is not saved: loading rebuilds the interpolator from X_thresholds_ and y_thresholds_, so casting "
+        "f_ apart from them describes nothing the file holds (the report once said f_.x stayed float64 while "
+        "the file rebuilt it from float16 knots)",
     ),
     Knowledge(
         ("DictionaryLearning", "MiniBatchDictionaryLearning", "SparseCoder"),
@@ -188,11 +222,12 @@ REGISTRY: tuple[Knowledge, ...] = (
 )
 
 
-ARRAY_EFFECTS = ("frozen", "dtype", "min-float32")
+ARRAY_EFFECTS = ("frozen", "dtype", "computation", "min-float32")
 
 
 def knowledge_for(owner: Any, attr: str, registry: Iterable[Knowledge] = REGISTRY) -> Knowledge | None:
-    """The strictest array constraint for ``owner.attr`` (frozen, then dtype, then min-float32), or None."""
+    """The strictest array constraint for ``owner.attr`` (frozen, then dtype/computation, then
+    min-float32), or None."""
     found = [e for e in registry if e.effect in ARRAY_EFFECTS and e.applies(owner, attr)]
     found.sort(key=lambda e: ARRAY_EFFECTS.index(e.effect))
     return found[0] if found else None
@@ -213,6 +248,12 @@ def sample_attributes(owner: Any, registry: Iterable[Knowledge] = REGISTRY) -> l
             for attr in e.attrs if e.applies(owner, attr) and hasattr(owner, attr)]
 
 
+def rebuilt_attributes(owner: Any, registry: Iterable[Knowledge] = REGISTRY) -> list[tuple[str, Knowledge]]:
+    """Attributes of ``owner`` that loading rebuilds from others (not saved in the file)."""
+    return [(attr, e) for e in registry if e.effect == "rebuilt"
+            for attr in e.attrs if e.applies(owner, attr) and hasattr(owner, attr)]
+
+
 def droppable(owner: Any, attr: str, registry: Iterable[Knowledge] = REGISTRY) -> Knowledge | None:
     """The training-only entry for ``owner.attr``, if any."""
     return next((e for e in registry if e.effect == "drop" and e.applies(owner, attr)), None)
@@ -226,6 +267,6 @@ def object_effect(obj: Any, registry: Iterable[Knowledge] = REGISTRY) -> Knowled
 def knowledge_by_name(class_name: str, attr: str, registry: Iterable[Knowledge] = REGISTRY) -> Knowledge | None:
     """The strongest array or drop entry for ``class_name.attr``, matched by name only."""
     found = [e for e in registry if e.effect in (*ARRAY_EFFECTS, "drop") and e.applies_to_names({class_name}, attr)]
-    order = ("frozen", "drop", "dtype", "min-float32")
+    order = ("frozen", "drop", "dtype", "computation", "min-float32")
     found.sort(key=lambda e: order.index(e.effect))
     return found[0] if found else None

@@ -66,9 +66,15 @@ class BundleReference:
 
 
 def _is_labels(model: Any, method: str, value: Any) -> bool:
-    """Discrete outputs are compared for equality: class predictions, and integer or text outputs."""
+    """Discrete outputs are compared for equality: class predictions, and integer or text outputs.
+
+    A sparse output (a CountVectorizer's integer counts) is a matrix of numbers, never labels:
+    it is compared entry by entry as a continuous output, where any changed count shows.
+    """
     if isinstance(value, list):
         return method == "predict" and not is_regressor(model)
+    if sp.issparse(value):
+        return False
     if value.dtype.kind not in "fc":
         return True
     return method == "predict" and not is_regressor(model) and hasattr(model, "classes_")
@@ -127,8 +133,27 @@ def _dense(value: Any) -> np.ndarray:
     return value.toarray() if sp.issparse(value) else np.asarray(value)
 
 
+def _compare_sparse(ref: Any, new: Any) -> tuple[float, float, int]:
+    """The same metric without densifying (a document-term matrix can be huge when dense)."""
+    if not sp.issparse(new) or ref.shape != new.shape:
+        return _compare_continuous(_dense(ref), _dense(new)) if ref.shape == np.shape(new) else (float("inf"),) * 2 + (0,)
+    ref_c = ref.tocsr().astype(np.float64)
+    new_c = new.tocsr().astype(np.float64)
+    new_nonfinite = int(np.count_nonzero(~np.isfinite(new_c.data))) - int(np.count_nonzero(~np.isfinite(ref_c.data)))
+    with np.errstate(invalid="ignore", over="ignore"):
+        diff = abs(new_c - ref_c)
+    data = diff.data.copy()
+    data[np.isnan(data)] = np.inf
+    err = float(data.max(initial=0.0))
+    finite = ref_c.data[np.isfinite(ref_c.data)]
+    scale = float(np.abs(finite).max(initial=0.0))
+    return err, (err / scale if scale > 0 else err), max(new_nonfinite, 0)
+
+
 def _compare_continuous(ref: Any, new: Any) -> tuple[float, float, int]:
     """(max abs error, relative error, new non-finite count); equal infinities count as equal."""
+    if sp.issparse(ref):
+        return _compare_sparse(ref, new)
     ref_a = _dense(ref).astype(np.float64, copy=False)
     new_a = _dense(new).astype(np.float64, copy=False)
     if ref_a.shape != new_a.shape:

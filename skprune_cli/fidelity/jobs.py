@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterable
 
-from .data import check_fits, read_data
 from ..errors import UsageError
 from ..formats import Limits, read_model
-from .probes import Probes, synthesize
-from ..report import CheckReport
 from ..options import DEFAULT_TOLERANCE
-from .compare import check_against, reference_outputs
+from ..report import CheckReport
+from .checker import Checker
+from .data import check_fits, read_data
+from .probes import Probes
 
 
 def check(
@@ -23,15 +23,11 @@ def check(
     label_tolerance: float = 0.0,
     source: str | None = None,
 ) -> CheckReport:
-    """Compare every output method of ``pruned`` with ``original`` on ``X`` (or on probes)."""
-    if X is None:
-        probes = synthesize(original)
-        if probes is None:
-            return CheckReport(False, tolerance, 0, "no probe inputs could be made; pass data")
-    else:
-        probes = Probes(X, source or f"{len(X)} rows given by the caller")
-    reference = reference_outputs(original, probes.X, probes.source)
-    return check_against(reference, pruned, tolerance, label_tolerance)
+    """Compare every output method of ``pruned`` with ``original`` on ``X`` (or on probes);
+    a dict/list bundle is compared estimator by estimator."""
+    inputs = None if X is None else Probes(X, source or f"{len(X)} rows given by the caller")
+    checker = Checker(original, inputs, tolerance=tolerance, label_tolerance=label_tolerance)
+    return checker.compare(pruned)
 
 
 def load_check_data(data: Path | None, model: Any, key: str | None = None, field: str | None = None) -> Probes | None:

@@ -6,7 +6,9 @@ everything passes, as on most models. When the check fails, culprits are found
 by bisection over groups of candidates, largest first, so a big model with one
 sensitive array costs a few checks, not one per array. A candidate is accepted
 only on top of everything accepted before it, so the final model is exactly
-the one that passed the last check.
+the one that passed the last check. Before any check, a rung that breaks a
+property of the original values (``invariants.py``) is skipped and the report
+says which property stopped it.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from ..plan import Decision
 from ..report import CheckReport
 from ..rules import Rung, cast
 from .compare import worst
+from .invariants import Invariants
 
 Check = Callable[[], CheckReport]
 
@@ -34,6 +37,8 @@ class Candidate:
         # inside a compiled object (a Tree's values) is overwritten in place, so copy it first
         self.original: np.ndarray | None = ref.values() if ref.replaceable else ref.values().copy()
         self.level = 0
+        self.invariants = Invariants.of(self.original)
+        self._prepared: tuple[int, np.ndarray] | None = None  # the next rung's values, computed once
 
     @property
     def rung(self) -> Rung:
@@ -43,9 +48,28 @@ class Candidate:
     def has_rung(self) -> bool:
         return self.level < len(self.decision.rungs)
 
+    def admissible(self) -> bool:
+        """Skip the rungs that break a property of the original values; is there one left?"""
+        assert self.original is not None
+        while self.has_rung:
+            values = self.rung.apply(self.original)
+            broken = self.invariants.broken(self.original, values) if self.rung.dtype != self.exact_dtype else None
+            if broken is None:
+                self._prepared = (self.level, values)
+                return True
+            self.decision.held.append(f"{self.rung.name}: would break the invariant '{broken}'")
+            self.level += 1
+        return False
+
+    @property
+    def exact_dtype(self) -> np.dtype | None:
+        return self.decision.exact if self.level == len(self.decision.rungs) - 1 else None
+
     def take_rung(self) -> None:
         assert self.original is not None
-        self.decision.ref.assign(self.rung.apply(self.original))
+        prepared, self._prepared = self._prepared, None
+        values = prepared[1] if prepared is not None and prepared[0] == self.level else self.rung.apply(self.original)
+        self.decision.ref.assign(values)
         self.decision.final = self.rung
 
     def take_safe(self) -> None:
@@ -55,6 +79,7 @@ class Candidate:
 
     def release(self) -> None:
         self.original = None
+        self._prepared = None
 
 
 def apply_exact(decisions: Sequence[Decision]) -> None:
@@ -83,7 +108,9 @@ def _search(
     rejected: list[Candidate] = []
     stack = list(reversed(groups))
     while stack:
-        group = stack.pop()
+        group = [c for c in stack.pop() if c.admissible() or c.release()]
+        if not group:
+            continue
         for c in group:
             c.take_rung()
         report = check()
@@ -108,6 +135,7 @@ def _search(
 def settle(decisions: Sequence[Decision], check: Check) -> CheckReport:
     """Apply every rung the check allows; return the final check."""
     candidates = sorted((Candidate(d) for d in decisions if d.rungs), key=lambda c: -c.decision.ref.nbytes)
+    candidates = [c for c in candidates if c.admissible() or c.release()]
     for c in candidates:
         c.take_rung()
     report = check()
@@ -163,7 +191,7 @@ def _descend(c: Candidate, check: Check, known_failure: CheckReport | None) -> C
     if known_failure is not None:  # a lone candidate already failed at its first rung
         c.decision.held.append(f"{c.rung.name}: {worst(known_failure)}")
         c.level += 1
-    while c.has_rung:
+    while c.admissible():
         c.take_rung()
         report = check()
         if report.passed:
