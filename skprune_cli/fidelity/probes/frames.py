@@ -203,3 +203,45 @@ class Framed:
         def call(X: np.ndarray) -> Any:
             return getattr(self.model, method)(self.pd.DataFrame(X, columns=self.names))
         return call
+
+
+class Coded:
+    """A DataFrame model driven with float rows, categorical columns as codes into their categories,
+    so that numeric probe code (the boundary search) can move along the numeric columns."""
+
+    def __init__(self, model: Any, columns: list[Column], pd: Any) -> None:
+        self.model, self.columns, self.pd = model, columns, pd
+        self.classes_ = getattr(model, "classes_", None)
+        self.coded = np.array([c.categories is not None for c in columns])
+        for method in OUTPUT_METHODS:
+            if hasattr(model, method):
+                setattr(self, method, self._call(method))
+
+    def _call(self, method: str) -> Any:
+        def call(X: np.ndarray) -> Any:
+            return getattr(self.model, method)(self.frame(X))
+        return call
+
+    def frame(self, X: np.ndarray) -> Any:
+        data: dict[str, np.ndarray] = {}
+        for j, c in enumerate(self.columns):
+            if c.categories is None:
+                data[c.name] = X[:, j]
+                continue
+            codes = X[:, j]
+            valid = np.isfinite(codes) & (codes >= 0) & (codes < len(c.categories))
+            values = np.full(len(X), np.nan, dtype=object if c.is_text else float)
+            values[valid] = c.categories[codes[valid].astype(int)]
+            data[c.name] = values
+        return frame(self.pd, data, [c.name for c in self.columns])
+
+    def encode(self, df: Any) -> np.ndarray:
+        out = np.empty((len(df), len(self.columns)))
+        for j, c in enumerate(self.columns):
+            values = df[c.name].to_numpy()
+            if c.categories is None:
+                out[:, j] = np.asarray(values, dtype=float)
+            else:
+                lookup = {v: k for k, v in enumerate(c.categories.tolist())}
+                out[:, j] = [lookup.get(v, np.nan) if not _missing(v) else np.nan for v in values.tolist()]
+        return out
