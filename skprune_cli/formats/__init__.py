@@ -126,7 +126,19 @@ class Loaded:
 
 
 def read_model(path: Path, trust: Iterable[str] = (), limits: Limits = Limits()) -> Loaded:
-    """Read a model file with the format's safety rules; refuse anything else."""
+    """Read a model file with the format's safety rules; refuse anything else.
+
+    A file saved by another scikit-learn gets one note instead of its version warnings, and a
+    refusal that the version gap caused names the saved version (versions.py)."""
+    from .versions import loading
+
+    with loading(Path(path)) as gap:
+        loaded = _read_model(path, trust, limits)
+    loaded.notes += gap.notes()
+    return loaded
+
+
+def _read_model(path: Path, trust: Iterable[str] = (), limits: Limits = Limits()) -> Loaded:
     from ..walk import graph
     from .pickle_io import read_pickle
     from .skops_io import read_skops
