@@ -11,6 +11,8 @@ must be identical, or nothing is written.
 from __future__ import annotations
 
 import json
+import queue
+import threading
 import zipfile
 from pathlib import Path
 from typing import Any, Iterable
@@ -104,6 +106,40 @@ def _user_rows(inputs: Probes | None, n_features: int) -> np.ndarray | None:
     return np.ascontiguousarray(rows[:5000]) if rows.ndim == 2 and rows.shape[1] == n_features else None
 
 
+class _Writer:
+    """Members packed and compressed on a second thread while the next tree is read and checked
+    (zlib, lzma and bz2 release the GIL); at most ``depth`` members wait, so memory stays bounded."""
+
+    def __init__(self, members: Any, depth: int = 4) -> None:
+        self._members = members
+        self._queue: queue.Queue[tuple[str, bytes] | None] = queue.Queue(depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="skprune-writer", daemon=True)
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    self._members.writestr(*item)
+                except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+                    self._error = exc
+
+    def writestr(self, name: str, data: bytes) -> None:
+        if self._error is not None:
+            raise self._error
+        self._queue.put((name, data))
+
+    def __enter__(self) -> "_Writer":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        if self._error is not None and exc[0] is None:
+            raise self._error
+
+
 class _Buffered:
     """The light model's members, held until the stand-ins' ones can be left out."""
 
@@ -171,8 +207,7 @@ def write_streamed(plan: StreamPlan, light: Any, options: PruneOptions, inputs: 
         summary.worst_importance_error = chosen[1]
     rng = np.random.default_rng(0)
     written: dict[int, tuple[str, str]] = {}
-    with zipfile.ZipFile(handle, "w", allowZip64=True) as zip_file:
-        members = _PolicyZip(zip_file, policy)
+    with zipfile.ZipFile(handle, "w", allowZip64=True) as zip_file, _Writer(_PolicyZip(zip_file, policy)) as members:
         extra: np.ndarray | None = None
         for ref, tree in iter_trees(plan, "shrinking trees"):
             extra = _user_rows(inputs, tree.n_features) if extra is None else extra

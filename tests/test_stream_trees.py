@@ -37,7 +37,7 @@ from skprune_cli.cli import app
 from skprune_cli.errors import InputRefused
 from skprune_cli.formats import stream_trees
 from skprune_cli.formats.archive import parse_npy_header
-from skprune_cli.formats.tree_codec import PACKED_NODE, encode_member, pack_nodes
+from skprune_cli.formats.tree_codec import PACKED_NODE, PACKED_NODE_SMALL, encode_member, pack_nodes
 from skprune_cli.options import PruneOptions
 from skprune_cli.pruning import prune_model
 from skprune_cli.shrinking import shrink
@@ -130,7 +130,9 @@ def written(tmp_path_factory):
         source, out = folder / f"{name}.skops", folder / f"{name}-{stream}-lite.skops"
         if not source.exists():
             sio.dump(model, source)
-        report = shrink(source, out, zip=True, stream=stream, preset="exact", check=False)
+        # LZMA gets the 48-byte big-endian records, DEFLATE the 41-byte little-endian ones
+        report = shrink(source, out, compression="deflate" if stream else "lzma", stream=stream, preset="exact",
+                        check=False)
         rows = np.concatenate([split_rows(model), X[:50]])
         np.save(folder / f"{name}-{stream}-rows.npy", rows)
         jobs.append([str(out), report.trusted_types, str(folder / f"{name}-{stream}-rows.npy"),
@@ -150,7 +152,7 @@ def test_outputs_bit_identical_after_plain_load(name, stream, written):
     assert out.stat().st_size < 0.5 * source.stat().st_size
     # the nodes were written as packed records, and come back as sklearn's own
     dtypes = list(member_dtypes(out))
-    assert PACKED_NODE in dtypes and NODE_DTYPE not in dtypes
+    assert (PACKED_NODE_SMALL if stream else PACKED_NODE) in dtypes and NODE_DTYPE not in dtypes
     loaded = dict(np.load(loaded))
     for key, expected in outputs(model, rows).items():
         assert np.array_equal(loaded[key], expected), key
@@ -182,10 +184,11 @@ def test_streamed_trees_equal_the_in_memory_ones(drop_importances, tmp_path):
 
 def test_packed_records_fall_back_when_an_index_needs_64_bits():
     nodes = RandomForestClassifier(2, random_state=0).fit(X, y_cls).estimators_[0].tree_.__getstate__()["nodes"]
-    packed = pack_nodes(nodes)
-    assert packed is not None and packed.dtype.itemsize == 48
-    for name in nodes.dtype.names:
-        assert np.array_equal(packed[name], nodes[name]), name
+    for layout in (PACKED_NODE, PACKED_NODE_SMALL):
+        packed = pack_nodes(nodes, layout)
+        assert packed is not None and packed.dtype.itemsize == layout.itemsize < nodes.dtype.itemsize
+        for name in nodes.dtype.names:
+            assert np.array_equal(packed[name], nodes[name]), name
     big = nodes.copy()
     big["n_node_samples"][0] = 2**40
     assert pack_nodes(big) is None

@@ -99,7 +99,7 @@ class _PolicyZip:
     def writestr(self, name: str, data: Any) -> None:
         if isinstance(data, str):
             data = data.encode("utf-8")
-        data = encode_member(name, data)  # forests: tree nodes as packed records (tree_codec.py)
+        data = encode_member(name, data, self._policy.mode)  # forests: tree nodes as packed records (tree_codec.py)
         choice = self._policy.choose(name, data)
         info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
         info.compress_type = choice.method
