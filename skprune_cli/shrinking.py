@@ -102,7 +102,7 @@ def shrink_file(request: ShrinkRequest) -> ShrinkReport:
         try:
             written = write_model(
                 result.model, path, target, force=write.force, inputs=(request.source,),
-                estimate_best=target.format == "skops" and target.compression == "deflate",
+                estimate_best=target.format == "skops" and target.compression in ("deflate", "auto"),
                 size_hint=result.bytes_after,
             )
         finally:
@@ -131,7 +131,7 @@ def shrink_file(request: ShrinkRequest) -> ShrinkReport:
         compression=target.compression if target else "none",
         compression_members=written.methods if written else None,
         notes=loaded.notes,
-        best_saving_estimate=written.best_saving if written and target.compression == "deflate" else None,  # type: ignore[union-attr]
+        best_saving_estimate=written.best_saving if written and target.compression in ("deflate", "auto") else None,  # type: ignore[union-attr]
         config=request.config,
     )
 
