@@ -12,6 +12,7 @@ from typing import Any
 from .errors import SavingsGate, UsageError
 from .fidelity.jobs import load_check_data
 from .fidelity.probes import Probes
+from .formats.advice import advise
 from .formats import PICKLE_SUFFIXES, check_target, load_command, read_model, target_for, write_model
 from .options import ALIASES, DataOptions, LoadOptions, PruneOptions, RunOptions, WriteOptions, split_flat
 from .pruning import prune_model
@@ -93,7 +94,7 @@ def shrink_file(request: ShrinkRequest) -> ShrinkReport:
     inputs = load_check_data(data.data, loaded.model, data.data_key, data.data_field)
     result = prune_model(loaded.model, options, inputs)
 
-    output = written = None
+    output = written = advice = None
     trusted: list[str] = []
     command = ""
     if target is not None and (not write.dry_run or write.measure):
@@ -109,6 +110,9 @@ def shrink_file(request: ShrinkRequest) -> ShrinkReport:
             if scratch:
                 shutil.rmtree(scratch, ignore_errors=True)
         output, trusted = written.info, written.trusted
+        advice = advise(result.model, output.bytes, loaded.info.bytes,
+                        ".skops" if target.format == "skops" else destination.name[len(destination.stem):] or ".pkl",  # type: ignore[union-attr]
+                        target.format == "pickle" and target.compression != "none", result.bytes_after)
         if scratch:
             output.path = str(destination)
         else:
@@ -133,6 +137,7 @@ def shrink_file(request: ShrinkRequest) -> ShrinkReport:
         notes=loaded.notes,
         best_saving_estimate=written.best_saving if written and target.compression in ("deflate", "auto") else None,  # type: ignore[union-attr]
         config=request.config,
+        format_advice=advice,
     )
 
 
