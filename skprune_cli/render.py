@@ -270,6 +270,8 @@ def render_shrink(report: ShrinkReport, console: Console, limit: int = 25, *, ve
         if report.best_saving_estimate:
             console.print(f"--compression best would likely save at least {human(report.best_saving_estimate)} more "
                           "(estimated from samples; LZMA gains more on whole arrays; slower to write)")
+        if report.format_advice is not None:
+            console.print(report.format_advice.message, soft_wrap=True)
         if report.dry_run:
             console.print("dry run: measured by writing to a temporary file; nothing kept")
         else:

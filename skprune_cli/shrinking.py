@@ -12,6 +12,7 @@ from typing import Any
 from .errors import SavingsGate, UsageError
 from .fidelity.jobs import load_check_data
 from .fidelity.probes import Probes
+from .formats.advice import advise
 from .formats import PICKLE_SUFFIXES, Target, check_target, load_command, read_model, target_for, write_model
 from .options import ALIASES, DataOptions, LoadOptions, PruneOptions, RunOptions, WriteOptions, split_flat
 from .pruning import prune_model
@@ -96,7 +97,7 @@ def shrink_file(request: ShrinkRequest) -> ShrinkReport:
     inputs = load_check_data(data.data, loaded.model, data.data_key, data.data_field)
     result = prune_model(loaded.model, options, inputs)
 
-    output = written = None
+    output = written = advice = None
     trusted: list[str] = []
     command = ""
     if target is not None and (not write.dry_run or write.measure):
@@ -105,13 +106,16 @@ def shrink_file(request: ShrinkRequest) -> ShrinkReport:
         try:
             written = write_model(
                 result.model, path, target, force=write.force, inputs=(request.source,),
-                estimate_best=target.format == "skops" and target.compression == "deflate",
+                estimate_best=target.format == "skops" and target.compression in ("deflate", "auto"),
                 size_hint=result.bytes_after,
             )
         finally:
             if scratch:
                 shutil.rmtree(scratch, ignore_errors=True)
         output, trusted = written.info, written.trusted
+        advice = advise(result.model, output.bytes, loaded.info.bytes,
+                        ".skops" if target.format == "skops" else destination.name[len(destination.stem):] or ".pkl",  # type: ignore[union-attr]
+                        target.format == "pickle" and target.compression != "none", result.bytes_after)
         if scratch:
             output.path = str(write.output) if write.output else "(measured in a temporary file, not kept)"
         else:
@@ -134,8 +138,9 @@ def shrink_file(request: ShrinkRequest) -> ShrinkReport:
         compression=target.compression if target else "none",
         compression_members=written.methods if written else None,
         notes=loaded.notes,
-        best_saving_estimate=written.best_saving if written and target.compression == "deflate" else None,  # type: ignore[union-attr]
+        best_saving_estimate=written.best_saving if written and target.compression in ("deflate", "auto") else None,  # type: ignore[union-attr]
         config=request.config,
+        format_advice=advice,
     )
 
 

@@ -27,6 +27,7 @@ from .compression import Policy
 # .skops archive does not, so those modules are imported where a model is actually loaded.
 
 SKOPS_COMPRESSION = ("none", "deflate", "bzip2", "lzma", "best")
+ZIP_DEFAULT = "auto"  # --zip: fast LZMA for big members, DEFLATE for the rest (compression.py)
 PICKLE_SUFFIXES = {
     ".pkl": None, ".pickle": None,
     ".pkl.gz": "gzip", ".pickle.gz": "gzip",
@@ -58,8 +59,8 @@ def target_for(path: Path, zip: bool = False, compression: str | None = None) ->
     """The output format and compression that a path and the options ask for."""
     suffix = _suffix(path)
     if suffix == ".skops":
-        method = compression or ("deflate" if zip else "none")
-        if method not in SKOPS_COMPRESSION:
+        method = compression or (ZIP_DEFAULT if zip else "none")
+        if method not in (*SKOPS_COMPRESSION, ZIP_DEFAULT):
             raise UsageError(f"--compression {method}: choose one of {', '.join(SKOPS_COMPRESSION)}")
         return Target("skops", method)
     if suffix == ".joblib":
