@@ -22,7 +22,7 @@ from . import __version__, signals
 from .config import load_config
 from .errors import EXIT_FIDELITY, SkpruneError, UsageError
 from .formats import Limits
-from .options import CheckOptions, DataOptions, LoadOptions, PruneOptions, RunOptions, WriteOptions
+from .options import CheckOptions, DataOptions, LoadOptions, PruneOptions, RunOptions, WriteOptions, check_gate
 from .progress import Reporter, reporting
 from .render import RichReporter, render_batch, render_check, render_inspect, render_shrink
 
@@ -305,6 +305,7 @@ def shrink(
                  max_size=max_size, max_ratio=max_ratio, fail_above_savings=fail_above_savings)
         config = _with_config(ctx, p, no_config)
         gate = p["fail_above_savings"]
+        check_gate(gate)
         run = RunOptions(
             load=LoadOptions(tuple(p["trust"] or ()), Limits.parse(p["max_size"], p["max_ratio"])),
             prune=PruneOptions(_plain(p["preset"]), tuple(p["cast"] or ()), tuple(p["keep"] or ()),

@@ -14,7 +14,7 @@ from .fidelity.jobs import load_check_data
 from .fidelity.probes import Probes
 from .formats.advice import advise
 from .formats import PICKLE_SUFFIXES, Target, check_target, load_command, read_model, target_for, write_model
-from .options import ALIASES, DataOptions, LoadOptions, PruneOptions, RunOptions, WriteOptions, split_flat
+from .options import ALIASES, DataOptions, LoadOptions, PruneOptions, RunOptions, WriteOptions, check_gate, split_flat
 from .pruning import prune_model
 from .report import FileInfo, ShrinkReport
 
@@ -165,8 +165,7 @@ def _shrink_streamed(request: ShrinkRequest, target: Target) -> ShrinkReport | N
 
 def savings_gate(report: ShrinkReport, fail_above: float) -> SavingsGate | None:
     """The CI gate's verdict: an error when shrinking would save more than ``fail_above`` of the file."""
-    if not 0 <= fail_above < 1:
-        raise UsageError(f"fail_above_savings={fail_above!r}: must be a fraction within 0..1 (e.g. 0.2)")
+    check_gate(fail_above)
     if report.disk_ratio is None:
         return None
     saving = 1 - report.disk_ratio

@@ -240,7 +240,7 @@ def test_messages_never_reach_stdout(runner, tmp_path, logreg, flag):
 def test_ci_gate_fails_an_unpruned_forest_and_passes_its_pruned_output(runner, tmp_path, iris):
     from sklearn.ensemble import RandomForestClassifier
 
-    forest = RandomForestClassifier(n_estimators=30, max_depth=4, random_state=0).fit(*iris)
+    forest = RandomForestClassifier(n_estimators=10, max_depth=3, random_state=0).fit(*iris)
     source = save(forest, tmp_path / "forest.skops")
     gate = ("--dry-run", "--zip", "--fail-above-savings", "0.2")
     failed = run(runner, "shrink", source, *gate)
