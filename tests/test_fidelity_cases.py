@@ -82,10 +82,10 @@ def test_hist_gradient_boosting_baseline_keeps_its_dtype():
     from skprune_cli.plan import decide
     from skprune_cli.rules import rule_table
 
-    X, _ = make_classification(400, 6, random_state=0)
-    y = np.r_[np.zeros(200), np.ones(200)].astype(int)  # balanced: the baseline log-odds is exactly 0
+    X, _ = make_classification(300, 6, random_state=0)
+    y = np.r_[np.zeros(150), np.ones(150)].astype(int)  # balanced: the baseline log-odds is exactly 0
     X[y == 1] += 0.5
-    hgb = HistGradientBoostingClassifier(max_iter=30, random_state=0).fit(X, y)
+    hgb = HistGradientBoostingClassifier(max_iter=20, random_state=0).fit(X, y)
     assert hgb._baseline_prediction.ravel()[0] == 0.0
     blind = copy.deepcopy(hgb)
     blind._baseline_prediction = blind._baseline_prediction.astype(np.float16)  # the same value
@@ -193,7 +193,7 @@ def test_scaler_sgd_keeps_every_label_on_rows_next_to_the_boundary():
 
 @pytest.fixture(scope="module")
 def labelled():
-    docs, labels = labelled_documents(900, lines_per_doc=30)
+    docs, labels = labelled_documents(600, lines_per_doc=30)
     labels = np.array([label.split(".")[1] if "." in label else "top" for label in labels])
     top = [k for k, _ in Counter(labels).most_common(3)]
     labels = np.where(np.isin(labels, top), labels, "other")
@@ -206,7 +206,7 @@ def test_tfidf_logistic_regression_cv_on_held_out_documents(labelled):
     train, y, held_out = labelled
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = make_pipeline(TfidfVectorizer(min_df=2, max_features=2500, sublinear_tf=True),
+        model = make_pipeline(TfidfVectorizer(min_df=2, max_features=2000, sublinear_tf=True),
                               LogisticRegressionCV(Cs=[30.0], cv=2, max_iter=100)).fit(train, y)
     result = quiet_prune(model)
     assert any(c.dtype_after == "float16" for c in result.changes)  # big enough to be worth a cast
@@ -217,7 +217,7 @@ def test_tfidf_logistic_regression_cv_on_held_out_documents(labelled):
 
 def test_count_vectorizer_checks_without_crashing(runner, tmp_path, labelled):
     train, _, held_out = labelled
-    vectorizer = CountVectorizer(min_df=2).fit(train)
+    vectorizer = CountVectorizer(min_df=2, max_features=3000).fit(train)
     source = save(vectorizer, tmp_path / "cv.skops")
     out = tmp_path / "lite.skops"
     assert run(runner, "shrink", source, "-o", out).exit_code == 0
