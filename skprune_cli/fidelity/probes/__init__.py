@@ -144,7 +144,7 @@ def synthesize(model: Any, n: int = N_PROBES, seed: int = 0) -> Probes | None:
     pd = pandas_or_none()
     runner: Any = model
     if names is not None and pd is not None:
-        if any(c.categories is not None for c in columns_of(model, names)):
+        if any(c.is_text or c.categories is not None for c in columns_of(model, names)):
             framed = frame_probes(model, names, n, rng)
             if framed is not None:
                 return _with_frame_boundary(model, framed, names, n, wanted, rng, pd)
@@ -165,8 +165,9 @@ def synthesize(model: Any, n: int = N_PROBES, seed: int = 0) -> Probes | None:
 def _with_frame_boundary(model: Any, probes: Probes, names: list[str], n: int, wanted: int,
                          rng: np.random.Generator, pd: Any) -> Probes:
     """DataFrame probes plus rows a hair from the decision boundary along the numeric columns."""
-    coded = Coded(model, columns_of(model, names), pd)
-    if coded.coded.all():
+    columns = columns_of(model, names)
+    coded = Coded(model, columns, pd)
+    if coded.coded.all() or any(c.vectorizer is not None for c in columns):
         return probes
     extra = boundary_rows(coded, coded.encode(probes.X), rng, time.monotonic() + BUDGET_SECONDS, same=coded.coded)
     if extra is None or not len(extra):
