@@ -253,3 +253,18 @@ def test_hostile_data_files_cost_little(tmp_path, hostile_dir, logreg):
         assert code == 2 and name in err, err
         assert grown < 200 * MiB, (name, grown)
         assert seconds < 30, (name, seconds)
+
+
+def test_a_header_of_text_over_text_columns_is_found_by_the_model_names(tmp_path):
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    df = pd.DataFrame({"a": ["x", "y", "a", "b"] * 10, "b": ["b", "a", "q", "r"] * 10})
+    model = make_pipeline(ColumnTransformer([("c", OneHotEncoder(), ["a", "b"])]), LogisticRegression())
+    model.fit(df, np.arange(40) % 2)
+    df[["b", "a"]].to_csv(tmp_path / "t.csv", index=False)  # header cells are also values below
+    data = check_fits(model, read_data(tmp_path / "t.csv"), tmp_path / "t.csv")
+    assert len(data.X) == 40 and list(data.X.columns) == ["a", "b"]
+    np.testing.assert_array_equal(model.predict(data.X), model.predict(df))

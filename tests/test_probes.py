@@ -157,3 +157,19 @@ def test_calibrator_knots_are_reached_through_the_classifier():
         for c in m.calibrators:
             c.f_.x = c.X_thresholds_ = c.X_thresholds_.astype(np.float16).astype(np.float64)
     assert np.isnan(cast.predict_proba(probes.X)).any()
+
+
+def test_split_values_behind_a_scaler_are_reached_through_it():
+    from sklearn.ensemble import RandomForestClassifier
+
+    X, y = make_classification(800, 6, random_state=0)
+    model = make_pipeline(StandardScaler(), RandomForestClassifier(5, random_state=0)).fit(X, y)
+    probes = synthesize(model)
+    assert "through the steps before it" in probes.source
+    scaled = model[0].transform(probes.X)
+    tree = model[-1].estimators_[0].tree_
+    for j in range(6):
+        thresholds = tree.threshold[tree.feature == j]
+        if len(thresholds):
+            gaps = np.abs(scaled[:, j][:, None] - thresholds[None, :]).min(axis=0)
+            assert (gaps < 1e-9).sum() >= min(3, len(thresholds))

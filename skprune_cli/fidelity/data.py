@@ -336,6 +336,9 @@ def _typed(column: np.ndarray, kind: str) -> np.ndarray:
 
 
 def _by_name(model: Any, table: Table, names: list[str], path: Path) -> tuple[Any, str]:
+    first = [c[0] for c in table.columns]
+    if table.names is None and len(table) > 1 and set(names) <= set(first):  # a header the sniffing missed
+        table = Table([str(c) for c in first], [c[1:] for c in table.columns])
     if table.names is None:
         if len(table.columns) != len(names):
             raise UsageError(f"data has {len(table.columns)} columns and no header, but the model expects "

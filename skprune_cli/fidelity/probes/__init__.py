@@ -65,12 +65,39 @@ def _mix(parts: list[tuple[np.ndarray, str]], n: int, rng: np.random.Generator) 
     return rows[rng.permutation(len(rows))[:n]]
 
 
-def _informed(stage: Any, n_features: int, n: int, rng: np.random.Generator) -> Probes | None:
+def _inner_grids(model: Any, n_features: int, base: np.ndarray, rng: np.random.Generator
+                 ) -> tuple[np.ndarray, str] | None:
+    """Grids of a later pipeline step (trees after a scaler), reached through the steps before it
+    when each of those can be inverted and keeps the width."""
+    steps = getattr(model, "steps", None)
+    if not isinstance(steps, list):
+        return None
+    for k in range(1, len(steps)):
+        prefix = model[:k]
+        if not all(hasattr(step, "inverse_transform") for _, step in steps[:k]):
+            return None
+        grids = input_grids(steps[k][1], n_features)
+        if grids is None:
+            continue
+        try:
+            inner = np.asarray(prefix.transform(base), dtype=float)
+            rows = np.asarray(prefix.inverse_transform(grid_rows(inner, grids[0], rng)), dtype=float)
+        except Exception:  # noqa: BLE001 - a step that cannot be inverted on these rows
+            return None
+        if rows.shape == base.shape and np.isfinite(rows).all():
+            return rows, f"{grids[1]} of {steps[k][0]} (through the steps before it)"
+    return None
+
+
+def _informed(model: Any, stage: Any, n_features: int, n: int, rng: np.random.Generator) -> Probes | None:
     parts = informed_parts(stage, n_features, n, rng)
+    base = parts[0][0] if parts else rng.normal(size=(n, n_features)) * scales(n, rng)
     grids = input_grids(stage, n_features)
     if grids is not None:
-        base = parts[0][0] if parts else rng.normal(size=(n, n_features)) * scales(n, rng)
         parts.append((grid_rows(base, grids[0], rng), f"rows at, between and beside the {grids[1]}"))
+    inner = _inner_grids(model, n_features, base, rng)
+    if inner is not None:
+        parts.append((inner[0], f"rows at, between and beside the {inner[1]}"))
     if not parts:
         return None
     return Probes(_mix(parts, n, rng), f"{n} rows from " + " + ".join(s for _, s in parts))
@@ -78,7 +105,7 @@ def _informed(stage: Any, n_features: int, n: int, rng: np.random.Generator) -> 
 
 def _numeric(model: Any, runner: Any, stage: Any, n_features: int, n: int, wanted: int,
              rng: np.random.Generator) -> Probes | None:
-    informed = _informed(stage, n_features, n, rng)
+    informed = _informed(model, stage, n_features, n, rng)
     chosen = [informed] if informed is not None and methods_that_run(runner, informed.X) == wanted else []
     best, best_count = None, 0
     for X, source in generic(n_features, n, rng):
@@ -117,7 +144,7 @@ def synthesize(model: Any, n: int = N_PROBES, seed: int = 0) -> Probes | None:
     pd = pandas_or_none()
     runner: Any = model
     if names is not None and pd is not None:
-        if any(c.categories is not None for c in columns_of(model, names)):
+        if any(c.is_text or c.categories is not None for c in columns_of(model, names)):
             framed = frame_probes(model, names, n, rng)
             if framed is not None:
                 return _with_frame_boundary(model, framed, names, n, wanted, rng, pd)
@@ -138,8 +165,9 @@ def synthesize(model: Any, n: int = N_PROBES, seed: int = 0) -> Probes | None:
 def _with_frame_boundary(model: Any, probes: Probes, names: list[str], n: int, wanted: int,
                          rng: np.random.Generator, pd: Any) -> Probes:
     """DataFrame probes plus rows a hair from the decision boundary along the numeric columns."""
-    coded = Coded(model, columns_of(model, names), pd)
-    if coded.coded.all():
+    columns = columns_of(model, names)
+    coded = Coded(model, columns, pd)
+    if coded.coded.all() or any(c.vectorizer is not None for c in columns):
         return probes
     extra = boundary_rows(coded, coded.encode(probes.X), rng, time.monotonic() + BUDGET_SECONDS, same=coded.coded)
     if extra is None or not len(extra):

@@ -24,6 +24,7 @@ import numpy as np
 
 from ..compare import OUTPUT_METHODS
 from .common import Probes, input_stage, methods_that_run
+from .text import text_probes
 
 PANDAS_HINT = "pip install 'skprune[pandas]'"
 
@@ -55,10 +56,11 @@ class Column:
     centre: float = 0.0
     spread: float = 1.0
     source: str = ""
+    vectorizer: Any = None  # a text column: documents for this vectoriser
 
     @property
     def is_text(self) -> bool:
-        return self.categories is not None and self.categories.dtype.kind in "OUS"
+        return self.vectorizer is not None or (self.categories is not None and self.categories.dtype.kind in "OUS")
 
 
 def _parts(transformer: Any) -> list[Any]:
@@ -71,6 +73,9 @@ def _describe(transformer: Any, columns: list[Column]) -> None:
     k = len(columns)
     for part in _parts(transformer):
         name = type(part).__name__
+        if k == 1 and hasattr(part, "build_analyzer") and isinstance(getattr(part, "vocabulary_", None), dict):
+            columns[0].vectorizer, columns[0].source = part, f"{name} vocabulary"
+            continue
         categories = getattr(part, "categories_", None)
         if isinstance(categories, list) and len(categories) == k:
             for col, values in zip(columns, categories):
@@ -131,6 +136,9 @@ def frame(pd: Any, data: dict[str, np.ndarray], names: list[str]) -> Any:
 
 
 def _draw(col: Column, n: int, rng: np.random.Generator) -> np.ndarray:
+    if col.vectorizer is not None:
+        docs = text_probes(None, col.vectorizer, n, rng)
+        return np.array(docs.X if docs is not None else [""] * n, dtype=object)
     if col.categories is not None:
         values = col.categories[rng.integers(0, len(col.categories), size=n)]
         return values.astype(object) if col.is_text else values.astype(float)
