@@ -137,7 +137,7 @@ def test_compression_needs_a_telling_pickle_name(tmp_path):
     with pytest.raises(UsageError, match="contradicts"):
         formats.target_for(tmp_path / "m.pkl.gz", compression="lzma")
     with pytest.raises(UsageError, match="unknown output format"):
-        formats.target_for(tmp_path / "m.joblib")
+        formats.target_for(tmp_path / "m.sav")
     assert formats.target_for(tmp_path / "m.skops", zip=True).compression == "deflate"
 
 
