@@ -36,7 +36,7 @@ STREAM_MIN_BYTES = 256 << 20  # "auto": archives that expand to less are shrunk 
 TREE_SHARE = 0.9  # "auto": ... or whose trees hold less than this share of the bytes
 FOREST_MODULES = ("sklearn.ensemble._forest", "sklearn.ensemble._iforest")
 MARKER = 10**12  # a stand-in's max_depth: MARKER + its tree's index
-PROBE_SPLITS = 2000  # split nodes per tree whose value and float32 neighbours are probed
+PROBE_SPLITS = 1000  # split nodes per tree whose value and float32 neighbours are probed
 
 
 @dataclass
