@@ -104,6 +104,8 @@ def stream_plan(source: Path, keep: tuple[str, ...], force: bool | None, limits:
         return None
     try:
         with zipfile.ZipFile(source) as archive:
+            if force is None and sum(i.file_size for i in archive.infolist()) < STREAM_MIN_BYTES:
+                return None  # from the zip directory alone: most inputs stop here
             check_archive(archive, str(source), limits)
             from skops.io._protocol import PROTOCOL
 
