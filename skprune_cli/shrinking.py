@@ -12,8 +12,9 @@ from typing import Any
 from .errors import SavingsGate, UsageError
 from .fidelity.jobs import load_check_data
 from .fidelity.probes import Probes
+from .formats.advice import advise
 from .formats import PICKLE_SUFFIXES, Target, check_target, load_command, read_model, target_for, write_model
-from .options import ALIASES, DataOptions, LoadOptions, PruneOptions, RunOptions, WriteOptions, split_flat
+from .options import ALIASES, DataOptions, LoadOptions, PruneOptions, RunOptions, WriteOptions, check_gate, split_flat
 from .pruning import prune_model
 from .report import FileInfo, ShrinkReport
 
@@ -96,7 +97,7 @@ def shrink_file(request: ShrinkRequest) -> ShrinkReport:
     inputs = load_check_data(data.data, loaded.model, data.data_key, data.data_field)
     result = prune_model(loaded.model, options, inputs)
 
-    output = written = None
+    output = written = advice = None
     trusted: list[str] = []
     command = ""
     if target is not None and (not write.dry_run or write.measure):
@@ -105,15 +106,18 @@ def shrink_file(request: ShrinkRequest) -> ShrinkReport:
         try:
             written = write_model(
                 result.model, path, target, force=write.force, inputs=(request.source,),
-                estimate_best=target.format == "skops" and target.compression == "deflate",
+                estimate_best=target.format == "skops" and target.compression in ("deflate", "auto"),
                 size_hint=result.bytes_after,
             )
         finally:
             if scratch:
                 shutil.rmtree(scratch, ignore_errors=True)
         output, trusted = written.info, written.trusted
+        advice = advise(result.model, output.bytes, loaded.info.bytes,
+                        ".skops" if target.format == "skops" else destination.name[len(destination.stem):] or ".pkl",  # type: ignore[union-attr]
+                        target.format == "pickle" and target.compression != "none", result.bytes_after)
         if scratch:
-            output.path = str(destination)
+            output.path = str(write.output) if write.output else "(measured in a temporary file, not kept)"
         else:
             command = load_command(destination, target, trusted)  # type: ignore[arg-type]
     return ShrinkReport(
@@ -134,8 +138,9 @@ def shrink_file(request: ShrinkRequest) -> ShrinkReport:
         compression=target.compression if target else "none",
         compression_members=written.methods if written else None,
         notes=loaded.notes,
-        best_saving_estimate=written.best_saving if written and target.compression == "deflate" else None,  # type: ignore[union-attr]
+        best_saving_estimate=written.best_saving if written and target.compression in ("deflate", "auto") else None,  # type: ignore[union-attr]
         config=request.config,
+        format_advice=advice,
     )
 
 
@@ -160,8 +165,7 @@ def _shrink_streamed(request: ShrinkRequest, target: Target) -> ShrinkReport | N
 
 def savings_gate(report: ShrinkReport, fail_above: float) -> SavingsGate | None:
     """The CI gate's verdict: an error when shrinking would save more than ``fail_above`` of the file."""
-    if not 0 <= fail_above < 1:
-        raise UsageError(f"fail_above_savings={fail_above!r}: must be a fraction within 0..1 (e.g. 0.2)")
+    check_gate(fail_above)
     if report.disk_ratio is None:
         return None
     saving = 1 - report.disk_ratio
