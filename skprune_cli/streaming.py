@@ -169,6 +169,7 @@ class _Writer:
     def __exit__(self, *exc: object) -> None:
         self._queue.put(None)
         self._thread.join()
+        self._members.close()  # members still compressing on the pool are written
         if self._error is not None and exc[0] is None:
             raise self._error
 

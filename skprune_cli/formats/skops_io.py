@@ -90,6 +90,7 @@ class _PolicyZip:
 
     def __init__(self, zip_file: zipfile.ZipFile, policy: Policy) -> None:
         self._writer = MemberWriter(zip_file, policy, on_written=lambda n: reporter().advance(n))
+        self._policy = policy
         self._names: set[str] = set()
 
     def namelist(self) -> set[str]:  # skops only tests membership
