@@ -26,20 +26,17 @@ from ..errors import InputRefused
 from .archive import Limits, check_archive, check_references, read_checked_schema
 from ..progress import reporter, step
 from .compression import MemberWriter, Policy
+from .tree_codec import encode_member
 
-# Types skops leaves untrusted because their content could be unsafe, which skprune makes safe
-# by checking every node after loading (tree_checks.py): they load without --trust.
-VALIDATED_TYPES = frozenset({
-    "sklearn.tree._tree.Tree",
-    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
-})
+from .trust import VALIDATED as VALIDATED_TYPES, refusal, refused
 
 
 def read_skops(path: Path, trust: Iterable[str] = (), limits: Limits = Limits()) -> tuple[Any, list[str]]:
     """The object in a ``.skops`` file, after the archive checks and skops' type audit.
 
-    Returns the object and the validated types it needed no ``--trust`` for;
-    the caller must run ``validate_model`` before using it.
+    Types on the reviewed list (``trust.py``) need no ``--trust``. Returns the object and the
+    types skops questioned that it needed no ``--trust`` for; the caller must run
+    ``validate_model`` before using it.
     """
     source = str(path)
     try:
@@ -62,15 +59,11 @@ def read_skops(path: Path, trust: Iterable[str] = (), limits: Limits = Limits())
             raise InputRefused("schema.json nests too deeply to load safely", source) from None
         except Exception as exc:  # noqa: BLE001 - malformed archives must be refused, not crash
             raise InputRefused(f"malformed skops archive ({type(exc).__name__}: {exc})", source) from None
-        refused = sorted(unsafe - VALIDATED_TYPES)
-        if refused:
-            raise InputRefused(
-                f"untrusted types in the file: {', '.join(refused)}; "
-                "pass --trust TYPE for each one you have reviewed",
-                source,
-            )
+        foreign = refused(unsafe)
+        if foreign:
+            raise InputRefused(refusal(foreign), source)
         try:
-            return tree.construct(), sorted(unsafe & VALIDATED_TYPES)
+            return tree.construct(), sorted(unsafe)
         except MemoryError:
             raise InputRefused("rebuilding the model needs more memory than is available", source) from None
         except Exception as exc:  # noqa: BLE001
@@ -105,6 +98,7 @@ class _PolicyZip:
     def writestr(self, name: str, data: Any) -> None:
         if isinstance(data, str):
             data = data.encode("utf-8")
+        data = encode_member(name, data, self._policy.mode)  # forests: tree nodes as packed records (tree_codec.py)
         self._writer.write(name, bytes(data) if not isinstance(data, bytes) else data)
         self._names.add(name)
 
