@@ -70,7 +70,12 @@ def encode_member(name: str, data: bytes | memoryview, mode: str = "best") -> by
     nodes = np.load(io.BytesIO(data), allow_pickle=False)
     if nodes.ndim != 1:
         return data
-    packed = pack_nodes(nodes, PACKED_NODE if mode in ("lzma", "best") else PACKED_NODE_SMALL)
+    from .compression import FAST_MIN
+
+    # --zip ("auto") puts members of FAST_MIN bytes or more in LZMA: they get LZMA's layout too
+    lzma_bound = mode in ("lzma", "best") or (
+        mode == "auto" and nodes.size * PACKED_NODE.itemsize >= FAST_MIN)
+    packed = pack_nodes(nodes, PACKED_NODE if lzma_bound else PACKED_NODE_SMALL)
     if packed is None:
         return data
     buffer = io.BytesIO()
