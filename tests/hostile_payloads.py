@@ -813,12 +813,12 @@ class Case:
     """One crafted input and what ``skprune`` must do with it."""
 
     name: str
-    kind: str  # pkl, pkl.gz, pkl.xz, skops, fifo, device
+    kind: str  # pkl, pkl.gz, pkl.xz, skops, joblib, fifo, device
     build: Callable[[Path, Path], Path]
     description: str
     exit_code: int = 3
     trust: tuple[str, ...] = ()
-    live: str | None = None  # "pickle" / "skops": the payload fires under that standard loader
+    live: str | None = None  # "pickle" / "skops" / "joblib": the payload fires under that standard loader
     heavy: bool = False  # memory/time-sensitive or may hang/crash: subprocess only
     sample: bool = False  # also run through a subprocess (inspect), besides in-process
     max_rss: int = 1536 * MiB
@@ -945,5 +945,8 @@ CASES: list[Case] = [
     Case("fifo_pkl", "fifo", fifo(".pkl"), "a FIFO named .pkl", heavy=True, max_seconds=20.0),
     Case("dev_zero", "device", dev_zero, "/dev/zero (endless zeros)", heavy=True, max_seconds=20.0),
 ]
+from hostile_joblib import JOBLIB_CASES  # noqa: E402 - builds on the helpers above
+
+CASES += JOBLIB_CASES
 CASES_BY_NAME = {case.name: case for case in CASES}
 assert len(CASES_BY_NAME) == len(CASES), "case names must be unique"

@@ -58,6 +58,7 @@ from sklearn.feature_selection import VarianceThreshold
 from typer.testing import CliRunner
 
 import hostile_payloads as hp
+import hostile_joblib as hj
 from conftest import save
 from hostile_payloads import CASES, GiB, MiB, Case
 from skprune_cli import load_model
@@ -303,10 +304,12 @@ def test_payloads_are_live(tmp_path: Path) -> None:
         (folder / "sentinels").mkdir(parents=True)
         jobs.append((case.live, str(case.build(folder, folder / "sentinels" / "pwned"))))
     script = textwrap.dedent("""
-        import gzip, json, lzma, pickle, sys, skops.io as sio
+        import gzip, joblib, json, lzma, pickle, sys, skops.io as sio
         for loader, path in json.loads(sys.argv[1]):
             try:
-                if loader == "pickle":
+                if loader == "joblib":
+                    joblib.load(path)
+                elif loader == "pickle":
                     opener = gzip.open if path.endswith(".gz") else lzma.open if path.endswith(".xz") else open
                     with opener(path, "rb") as handle:
                         pickle.load(handle)
@@ -337,6 +340,18 @@ def test_bomb_builders_make_what_they_claim(tmp_path: Path, case_files: CaseFile
         assert max(info.file_size for info in archive.infolist()) >= 4 * GiB
     assert bomb.stat().st_size < 8 * MiB
     assert case_files.get(hp.CASES_BY_NAME["pkl_gz_bomb"], "subprocess").path.stat().st_size < 8 * MiB
+
+
+@pytest.mark.parametrize("codec", hj.CODECS)
+def test_joblib_bombs_are_real(codec: str, tmp_path: Path, case_files: CaseFiles) -> None:
+    """joblib.load reads a small bomb (8 MiB of zeros) as the model with that coef_; the real one is a few MB."""
+    import joblib
+
+    small = hj.write_zero_bomb(tmp_path / f"small.{codec}", codec, n_bytes=8 * MiB, chunk=MiB)
+    model = joblib.load(small)
+    assert model.coef_.shape == (1, MiB) and not model.coef_.any()
+    bomb = case_files.get(hp.CASES_BY_NAME[f"joblib_bomb_{codec}"], "subprocess").path
+    assert bomb.stat().st_size < 8 * MiB
 
 
 # --------------------------------------------------------------------------- in-process bulk

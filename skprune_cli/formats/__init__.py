@@ -1,9 +1,11 @@
 """Model files: which format a path holds, reading it safely, writing it atomically.
 
 The output format follows the output's suffix: ``.skops``; ``.pkl`` /
-``.pickle``; ``.pkl.gz``, ``.pkl.xz``, ``.pkl.bz2`` for compressed pickles.
-Inputs are recognised by their first bytes as well, so a pickle renamed to
-``.skops`` is refused instead of being unpickled.
+``.pickle``; ``.pkl.gz``, ``.pkl.xz``, ``.pkl.bz2`` for compressed pickles;
+``.joblib`` for ``joblib.dump`` files. Inputs are recognised by their content
+whatever their name (``.sav``, ``.z``, none...): a skops archive, or a pickle or
+joblib stream, plain or compressed. Only a pickle named ``.skops`` is refused
+instead of being unpickled: it pretends to be the safe format.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from .compression import Policy
 # .skops archive does not, so those modules are imported where a model is actually loaded.
 
 SKOPS_COMPRESSION = ("none", "deflate", "bzip2", "lzma", "best")
+ZIP_DEFAULT = "auto"  # --zip: fast LZMA for big members, DEFLATE for the rest (compression.py)
 PICKLE_SUFFIXES = {
     ".pkl": None, ".pickle": None,
     ".pkl.gz": "gzip", ".pickle.gz": "gzip",
@@ -32,14 +35,15 @@ PICKLE_SUFFIXES = {
     ".pkl.bz2": "bz2", ".pickle.bz2": "bz2",
 }
 PICKLE_BY_COMPRESSION = {"deflate": "gzip", "lzma": "xz", "bzip2": "bz2"}
+OUTPUT_SUFFIXES = ".skops, .pkl, .pkl.gz, .pkl.xz, .pkl.bz2 or .joblib"
 
 
 @dataclass(frozen=True)
 class Target:
     """How a path is written: format plus compression (a skops method or a pickle codec)."""
 
-    format: str  # "skops" | "pickle"
-    compression: str  # skops: none/deflate/bzip2/lzma/best; pickle: none/gzip/xz/bz2
+    format: str  # "skops" | "pickle" | "joblib"
+    compression: str  # skops and joblib: none/deflate/bzip2/lzma/best; pickle: none/gzip/xz/bz2
     best: bool = False  # pickles: the codec's strongest setting
 
 
@@ -55,10 +59,15 @@ def target_for(path: Path, zip: bool = False, compression: str | None = None) ->
     """The output format and compression that a path and the options ask for."""
     suffix = _suffix(path)
     if suffix == ".skops":
+        method = compression or (ZIP_DEFAULT if zip else "none")
+        if method not in (*SKOPS_COMPRESSION, ZIP_DEFAULT):
+            raise UsageError(f"--compression {method}: choose one of {', '.join(SKOPS_COMPRESSION)}")
+        return Target("skops", method)
+    if suffix == ".joblib":
         method = compression or ("deflate" if zip else "none")
         if method not in SKOPS_COMPRESSION:
             raise UsageError(f"--compression {method}: choose one of {', '.join(SKOPS_COMPRESSION)}")
-        return Target("skops", method)
+        return Target("joblib", method)
     if suffix in PICKLE_SUFFIXES:
         codec = PICKLE_SUFFIXES[suffix]
         if compression not in (None, "none", "best", *PICKLE_BY_COMPRESSION):
@@ -72,16 +81,21 @@ def target_for(path: Path, zip: bool = False, compression: str | None = None) ->
                 PICKLE_BY_COMPRESSION.get(compression) != codec:
             raise UsageError(f"{path}: --compression {compression} contradicts the {suffix} suffix")
         return Target("pickle", codec or "none", best=compression == "best")
-    raise UsageError(f"{path}: unknown output format; use .skops, .pkl, .pkl.gz, .pkl.xz or .pkl.bz2")
+    raise UsageError(f"{path}: unknown output format; use {OUTPUT_SUFFIXES}")
 
 
 def sniff(path: Path) -> str:
-    """"skops", "pickle" or "unknown", from the first bytes."""
+    """"skops", "pickle" (a pickle or joblib stream, maybe compressed) or "unknown", from the first bytes.
+
+    Protocol 0 and 1 pickles have no magic bytes: "unknown" files are still tried as pickles.
+    """
+    from .pickle_io import foreign_container, sniff_compression
+
     with open(path, "rb") as handle:
         head = handle.read(8)
     if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
         return "skops"
-    if head.startswith((b"\x1f\x8b", b"\xfd7zXZ\x00", b"BZh")) or head[:1] == b"\x80":
+    if sniff_compression(head) or foreign_container(head) or head[:1] == b"\x80":
         return "pickle"
     return "unknown"
 
@@ -113,11 +127,24 @@ class Loaded:
 
 
 def read_model(path: Path, trust: Iterable[str] = (), limits: Limits = Limits()) -> Loaded:
-    """Read a model file with the format's safety rules; refuse anything else."""
+    """Read a model file with the format's safety rules; refuse anything else.
+
+    A file saved by another scikit-learn gets one note instead of its version warnings, and a
+    refusal that the version gap caused names the saved version (versions.py)."""
+    from .versions import loading
+
+    with loading(Path(path)) as gap:
+        loaded = _read_model(path, trust, limits)
+    loaded.notes += gap.notes()
+    return loaded
+
+
+def _read_model(path: Path, trust: Iterable[str] = (), limits: Limits = Limits()) -> Loaded:
     from ..walk import graph
     from .pickle_io import read_pickle
     from .skops_io import read_skops
     from .tree_checks import validate_model
+    from .trust import trust_notes
 
     path = Path(path)
     check_input(path)
@@ -128,22 +155,30 @@ def read_model(path: Path, trust: Iterable[str] = (), limits: Limits = Limits())
         raise InputRefused("this .skops file is a pickle in disguise; refusing to unpickle it", str(path))
     if sniffed == "skops":
         (model, auto), fmt = read_skops(path, trust, limits), "skops"
-    elif suffix in PICKLE_SUFFIXES or (sniffed == "pickle" and suffix in (".joblib", "")):
-        model, fmt = read_pickle(path, trust, limits), "pickle"  # protocol 0/1 pickles have no magic bytes
-    elif sniffed == "pickle":
-        raise InputRefused(f"holds a pickle but is named {suffix}; rename it to .pkl to load it", str(path))
+    elif sniffed == "pickle" or suffix != ".skops":  # by content: .pkl, .joblib, .sav, .z, no suffix...
+        model, fmt = read_pickle(path, trust, limits)
     else:
-        raise InputRefused("neither a skops archive nor a pickle", str(path))
+        raise InputRefused("neither a skops archive nor a pickle or joblib file", str(path))
     check_model_root(model, path)
-    found = graph(model)
+    found = graph(model, into_foreign=True)
     held = sum(ref.nbytes for ref in found.arrays)
     if held > limits.max_size:
         raise InputRefused(f"the model holds {human_size(held)} of arrays, over the {human_size(limits.max_size)} "
                            "limit (raise it with --max-size if you trust the file)", str(path))
     notes = validate_model(found, str(path))
-    if auto:
-        notes.append(f"{', '.join(auto)} loaded without --trust: every node was checked")
+    notes += trust_notes(auto)
+    notes += [f"{where or 'the root'} is a {cls}, not scikit-learn: left untouched (still checked as part of "
+              "the whole model)" for where, cls in _outermost(found.foreign)]
     return Loaded(model, FileInfo(str(path), fmt, path.stat().st_size), notes)
+
+
+def _outermost(found: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Foreign objects not nested inside another foreign object."""
+    out: list[tuple[str, str]] = []
+    for path, cls in found:
+        if not any(path == p or path.startswith(p + ".") or p == "" for p, _ in out):
+            out.append((path, cls))
+    return out
 
 
 def is_estimator(obj: Any) -> bool:
@@ -179,6 +214,7 @@ def write_model(
     size_hint: int | None = None,
 ) -> Written:
     """Write atomically; with ``estimate_best``, a DEFLATE archive also says what ``best`` would save."""
+    from .joblib_io import write_joblib
     from .pickle_io import write_pickle
     from .skops_io import write_skops
 
@@ -189,6 +225,9 @@ def write_model(
     with atomic_write(path, force) as handle:
         if target.format == "skops":
             trusted = write_skops(model, handle, policy, size_hint)
+        elif target.format == "joblib":
+            with step("writing"):
+                write_joblib(model, handle, target.compression)
         else:
             codec = None if target.compression == "none" else target.compression
             with step("writing"):
@@ -203,6 +242,8 @@ def load_command(path: Path, target: Target, trusted: list[str]) -> str:
     if target.format == "skops":
         extra = f", trusted={trusted!r}" if trusted else ""
         return f'python -c "import skops.io as sio; model = sio.load({name}{extra})"'
+    if target.format == "joblib":
+        return f'python -c "import joblib; model = joblib.load({name})"'
     if target.compression == "none":
         return f'python -c "import pickle; model = pickle.load(open({name}, \'rb\'))"'
     module = {"gzip": "gzip", "xz": "lzma", "bz2": "bz2"}[target.compression]

@@ -10,6 +10,7 @@ and dotted lookups such as ``sklearn.utils.fixes.os.system``.
 
 from __future__ import annotations
 
+import _compat_pickle
 import importlib
 import sys
 import types
@@ -151,8 +152,12 @@ def _sklearn_ok(module: str, name: str, obj: Any) -> bool:
 
 def check_global(module: str, name: str, trusted: frozenset[str] = frozenset()) -> Any:
     """Resolve ``module.name`` if allowed (or trusted by the user), else raise ``Refused``."""
-    if module == "__builtin__":
-        module = "builtins"
+    # Python 2 names, as protocol 0-2 pickles spell them (``copy_reg``, ``__builtin__``): mapped as
+    # pickle's own find_class does, then judged like any other name.
+    if (module, name) in _compat_pickle.NAME_MAPPING:
+        module, name = _compat_pickle.NAME_MAPPING[(module, name)]
+    elif module in _compat_pickle.IMPORT_MAPPING:
+        module = _compat_pickle.IMPORT_MAPPING[module]
     full = f"{module}.{name}"
     if full in trusted or (module, name) in EXACT:
         return _resolve(module, name)

@@ -2,9 +2,11 @@
 
 Only globals on the allowlist (``allowlist.py``) or named by the user with
 ``--trust`` are resolved; everything else stops the load before the object
-it names can be called. Compressed pickles (gzip, xz, bzip2) are recognised by
-their magic bytes and written by suffix, so ``pickle.load(gzip.open(path))``
-and ``joblib.load(path)`` read what skprune writes.
+it names can be called. Compressed streams (gzip, xz, lzma, bzip2 and joblib's
+raw zlib) are recognised by their magic bytes, whatever the file is named, and
+pickles are written by suffix, so ``pickle.load(gzip.open(path))`` and
+``joblib.load(path)`` read what skprune writes. A stream that turns out to hold
+joblib array records is read again by ``joblib_io``.
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ from __future__ import annotations
 import bz2
 import contextlib
 import gzip
+import io
 import lzma
 import os
 import pickle
 import pickletools
+import zlib
 from pathlib import Path
 from typing import Any, BinaryIO, Iterable, Iterator
 
@@ -27,24 +31,66 @@ from .archive import RATIO_FLOOR, Limits, human_size
 HEADROOM = 2 << 30  # address space granted on top of what the data can justify
 
 PICKLE_PROTOCOL = 5
-COMPRESSORS = {"gzip": gzip, "xz": lzma, "bz2": bz2}
-MAGIC = ((b"\x1f\x8b", "gzip"), (b"\xfd7zXZ\x00", "xz"), (b"BZh", "bz2"))
+CHUNK = 4 << 20  # largest single read into an array: bounds the decompressors' temporary copies
+# "lzma" is the legacy .lzma ("alone") container joblib writes for compress=("lzma", n); "zlib" is
+# joblib's default codec: one bare zlib stream. A protocol 0/1 pickle never starts with either.
+MAGIC = ((b"\x1f\x8b", "gzip"), (b"\xfd7zXZ\x00", "xz"), (b"BZh", "bz2"), (b"\x5d\x00", "lzma"))
+# Recognised, never read: joblib's lz4 frames and its pre-0.10 "ZF" files (arrays in companion files).
+FOREIGN = ((b"\x04\x22\x4d\x18", "compressed with lz4, which skprune does not read; "
+                                 "re-save it with joblib.dump(..., compress=3)"),
+           (b"ZF", "written by joblib 0.9 or older (arrays kept in companion files), which skprune does not read"))
 
 
 def sniff_compression(head: bytes) -> str | None:
     for magic, name in MAGIC:
         if head.startswith(magic):
             return name
+    if len(head) >= 2 and head[0] == 0x78 and (head[0] << 8 | head[1]) % 31 == 0:
+        return "zlib"
     return None
+
+
+def foreign_container(head: bytes) -> str | None:
+    """Why a recognised but unsupported container is refused, or None."""
+    for magic, reason in FOREIGN:
+        if head.startswith(magic):
+            return reason
+    return None
+
+
+class ZlibReader(io.RawIOBase):
+    """joblib's zlib files: one bare zlib stream, inflated in pieces of at most ``CHUNK`` bytes."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self._raw = raw
+        self._inflate = zlib.decompressobj()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        want = min(len(view), CHUNK)
+        while want and not self._inflate.eof:
+            pending = self._inflate.unconsumed_tail or self._raw.read(1 << 16)
+            if not pending:
+                raise EOFError("compressed stream ended before its end marker")
+            data = self._inflate.decompress(pending, want)
+            if data:
+                view[: len(data)] = data
+                return len(data)
+        return 0
 
 
 def open_stream(handle: BinaryIO, compression: str | None) -> BinaryIO:
     if compression == "gzip":
         return gzip.GzipFile(fileobj=handle, mode="rb")  # type: ignore[return-value]
-    if compression == "xz":
+    if compression in ("xz", "lzma"):
         return lzma.LZMAFile(handle, mode="rb")  # type: ignore[return-value]
     if compression == "bz2":
         return bz2.BZ2File(handle, mode="rb")  # type: ignore[return-value]
+    if compression == "zlib":
+        return io.BufferedReader(ZlibReader(handle), 1 << 16)  # type: ignore[return-value]
     return handle
 
 
@@ -57,13 +103,14 @@ class Bounded:
         self._limits = limits
         self.count = 0
 
-    def _account(self, n: int) -> None:
+    def _account(self, n: int, ahead: int = 0) -> None:
         self.count += n
         reporter().advance(n)
-        if self.count > self._limits.max_size:
+        total = self.count + ahead
+        if total > self._limits.max_size:
             raise _TooBig(f"decompresses to more than {human_size(self._limits.max_size)} "
                           "(raise the limit with --max-size if you trust it)")
-        if self.count > RATIO_FLOOR and self.count > self._limits.max_ratio * self._compressed:
+        if total > RATIO_FLOOR and total > self._limits.max_ratio * self._compressed:
             raise _TooBig(f"expands more than {self._limits.max_ratio:g}x "
                           "(raise the limit with --max-ratio if you trust it)")
 
@@ -81,9 +128,23 @@ class Bounded:
         return self._stream.peek(n) if hasattr(self._stream, "peek") else b""
 
     def readinto(self, buffer: Any) -> int:
-        data = self.read(len(memoryview(buffer)))
-        memoryview(buffer)[: len(data)] = data
-        return len(data)
+        """Fill ``buffer`` in place, piece by piece: no second copy of a large array."""
+        view = memoryview(buffer).cast("B")
+        done = 0
+        while done < len(view):
+            n = self._stream.readinto(view[done : done + CHUNK])
+            if not n:
+                break
+            self._account(n)
+            done += n
+        return done
+
+    def room(self, n: int, what: str) -> None:
+        """Refuse, before allocating, ``n`` more bytes (``what``) that the limits would refuse once read."""
+        try:
+            self._account(0, n)
+        except _TooBig as exc:
+            raise Malformed(f"{what} means the compressed file {exc}") from None
 
 
 class _TooBig(Exception):
@@ -119,6 +180,24 @@ def memory_cap(extra: int) -> Iterator[None]:
         resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
+# joblib's array records: a pickle naming one is a joblib file, read again by ``joblib_io``.
+JOBLIB_MODULES = ("joblib.numpy_pickle", "joblib.numpy_pickle_compat", "sklearn.externals.joblib.numpy_pickle",
+                  "sklearn.externals.joblib.numpy_pickle_compat")
+JOBLIB_RECORDS = {"NumpyArrayWrapper", "NDArrayWrapper", "ZNDArrayWrapper"}
+
+
+def is_joblib_record(module: str, name: str) -> bool:
+    return module in JOBLIB_MODULES and name in JOBLIB_RECORDS
+
+
+class JoblibStream(Exception):
+    """The pickle holds joblib array records: raw array bytes follow them in the stream."""
+
+
+class Malformed(Exception):
+    """The stream breaks the format's own rules (a reason for the user, without the path)."""
+
+
 class RestrictedUnpickler(pickle.Unpickler):
     """``pickle.Unpickler`` whose every global goes through the allowlist."""
 
@@ -127,6 +206,8 @@ class RestrictedUnpickler(pickle.Unpickler):
         self.trusted = frozenset(trusted)
 
     def find_class(self, module: str, name: str) -> Any:
+        if is_joblib_record(module, name):
+            raise JoblibStream(f"{module}.{name}")
         return check_global(module, name, self.trusted)
 
     def persistent_load(self, pid: Any) -> Any:
@@ -134,13 +215,16 @@ class RestrictedUnpickler(pickle.Unpickler):
 
 
 _STRING_OPS = {"SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE", "STRING", "BINSTRING", "SHORT_BINSTRING"}
+_NO_STACK_EFFECT = {"PROTO", "FRAME", "STOP"}
 
 
 def scan_globals(stream: BinaryIO) -> list[str]:
     """Every global a pickle names, found by reading opcodes without executing them.
 
     Used to list *all* refused names in one message. ``STACK_GLOBAL`` takes its
-    names from the two previous string pushes, which may come from the memo.
+    names from the two previous string pushes, which may come from the memo;
+    opcodes that push nothing (``FRAME`` between the module and the name, where the
+    pickler commits a frame, ``MEMOIZE``, ``PUT``) leave those pushes in place.
     """
     found: list[str] = []
     recent: list[Any] = []
@@ -148,6 +232,8 @@ def scan_globals(stream: BinaryIO) -> list[str]:
     try:
         for opcode, arg, _ in pickletools.genops(stream):
             name = opcode.name
+            if name in _NO_STACK_EFFECT:
+                continue
             if name == "GLOBAL" or name == "INST":
                 module, _, attr = str(arg).partition(" ")
                 found.append(f"{module}.{attr}")
@@ -174,53 +260,90 @@ def scan_globals(stream: BinaryIO) -> list[str]:
     return list(dict.fromkeys(found))
 
 
+def refused_among(names: Iterable[str], trusted: frozenset[str]) -> list[str]:
+    refused = []
+    for full in names:
+        module, _, attr = full.rpartition(".")
+        if is_joblib_record(module, attr):
+            continue
+        try:
+            check_global(module, attr, trusted)
+        except Exception:  # noqa: BLE001 - Refused, or a name that cannot even be resolved
+            refused.append(full)
+    return refused
+
+
 def _refused_names(path: Path, trusted: frozenset[str], first: str) -> list[str]:
     with open(path, "rb") as raw:
         head = raw.read(6)
         raw.seek(0)
         names = scan_globals(open_stream(raw, sniff_compression(head)))
-    refused = []
-    for full in names:
-        module, _, attr = full.rpartition(".")
-        try:
-            check_global(module, attr, trusted)
-        except Refused:
-            refused.append(full)
-        except Exception:  # noqa: BLE001
-            refused.append(full)
-    return refused or [first]
+    return refused_among(names, trusted) or [first]
 
 
-def read_pickle(path: Path, trust: Iterable[str] = (), limits: Limits = Limits()) -> Any:
+def refusal(names: list[str], path: Path) -> InputRefused:
+    shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
+    return InputRefused(
+        f"refused to load globals outside the allowlist: {shown}; "
+        "pass --trust MODULE.NAME for each one you have reviewed",
+        str(path),
+    )
+
+
+def read_pickle(path: Path, trust: Iterable[str] = (), limits: Limits = Limits()) -> tuple[Any, str]:
+    """The object in a pickle or joblib file (plain or compressed) and which of the two it was."""
     trusted = frozenset(trust)
+    try:
+        return _read(path, limits, lambda stream, _: RestrictedUnpickler(stream, trusted).load()), "pickle"
+    except JoblibStream:
+        pass
+    except Refused as exc:
+        raise refusal(_refused_names(path, trusted, str(exc)), path) from None
+    from .joblib_io import JoblibUnpickler, RefusedGlobals
+
+    try:
+        return _read(path, limits, lambda stream, info: JoblibUnpickler(stream, trusted, info).load_all(),
+                     "joblib file"), "joblib"
+    except RefusedGlobals as exc:
+        raise refusal(refused_among(exc.names, trusted) or exc.names, path) from None
+
+
+class StreamInfo:
+    """What the joblib reader must know to judge an array record before allocating it."""
+
+    def __init__(self, size: int, compressed: bool) -> None:
+        self.size = size
+        self.compressed = compressed
+
+
+def _read(path: Path, limits: Limits, load: Any, kind: str = "pickle") -> Any:
     size = path.stat().st_size
     with open(path, "rb") as raw:
         head = raw.read(6)
         raw.seek(0)
+        reason = foreign_container(head)
+        if reason:
+            raise InputRefused(reason, str(path))
         codec = sniff_compression(head)
         stream: Any = open_stream(raw, codec)
         expected = size if codec is None else min(limits.max_size, int(size * limits.max_ratio))
         stream = Bounded(stream, size, limits if codec is not None else Limits(max(size, 1), float("inf")))
         try:
             with memory_cap(4 * expected + HEADROOM), step("loading", None if codec else size):
-                return RestrictedUnpickler(stream, trusted).load()
-        except Refused as exc:
-            first = str(exc)
+                return load(stream, StreamInfo(size, codec is not None))
+        except (Refused, JoblibStream):
+            raise
         except _TooBig as exc:
-            raise InputRefused(f"compressed pickle {exc}", str(path)) from None
+            what = "compressed file" if codec else "file"
+            raise InputRefused(f"{what} {exc}", str(path)) from None
+        except Malformed as exc:
+            raise InputRefused(str(exc), str(path)) from None
         except RecursionError:
-            raise InputRefused("pickle nests too deeply to load safely", str(path)) from None
+            raise InputRefused(f"{kind} nests too deeply to load safely", str(path)) from None
         except MemoryError:
-            raise InputRefused("pickle asks for far more memory than its size justifies", str(path)) from None
+            raise InputRefused(f"{kind} asks for far more memory than its size justifies", str(path)) from None
         except Exception as exc:  # noqa: BLE001 - any failure to parse is a refusal, never a crash
-            raise InputRefused(f"not a readable pickle ({type(exc).__name__}: {exc})", str(path)) from None
-    names = _refused_names(path, trusted, first)
-    shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
-    raise InputRefused(
-        f"refused to load globals outside the allowlist: {shown}; "
-        "pass --trust MODULE.NAME for each one you have reviewed",
-        str(path),
-    )
+            raise InputRefused(f"not a readable {kind} ({type(exc).__name__}: {exc})", str(path)) from None
 
 
 def write_pickle(obj: Any, handle: BinaryIO, compression: str | None = None, level: int | None = None) -> None:
