@@ -1,4 +1,4 @@
-"""Many model files in one call: ``shrink A B C -d OUTDIR --jobs N``, ``inspect A B C``.
+"""Many model files in one call: ``shrink A B C -d OUTDIR --jobs N``, ``inspect A B C``, ``check A B -d DIR``.
 
 Each file runs on its own (in a process of its own when ``jobs > 1``: a model's
 load, prune and check are CPU-bound Python), and one failing file never stops
@@ -16,9 +16,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from .errors import EXIT_OK, EXIT_USAGE, SkpruneError, UsageError
+from .errors import EXIT_FIDELITY, EXIT_OK, EXIT_USAGE, SkpruneError, UsageError
 from .options import RunOptions
-from .report import BATCH_SCHEMA, InspectReport, ShrinkReport, _Doc
+from .report import BATCH_SCHEMA, CheckReport, InspectReport, ShrinkReport, _Doc
 from .shrinking import ShrinkRequest, model_suffix, output_name, savings_gate, shrink_file
 
 EXIT_INTERNAL = 5
@@ -32,7 +32,7 @@ class Outcome:
     output: str | None
     exit_code: int
     error: str | None = None
-    report: ShrinkReport | InspectReport | None = None
+    report: ShrinkReport | InspectReport | CheckReport | None = None
 
 
 @dataclass
@@ -99,6 +99,15 @@ def inspect_one(source: Path, kwargs: dict[str, Any]) -> Outcome:
     return _guarded(source, None, lambda: inspect_model(source, **kwargs))
 
 
+def check_one(original: Path, pruned: Path, kwargs: dict[str, Any]) -> Outcome:
+    from .fidelity import check_files
+
+    outcome = _guarded(original, None, lambda: check_files(original, pruned, **kwargs))
+    if isinstance(outcome.report, CheckReport) and not outcome.report.passed:
+        outcome.exit_code, outcome.error = EXIT_FIDELITY, f"{pruned}: check FAILED against {original}"
+    return outcome
+
+
 def default_jobs() -> int:
     try:
         return len(os.sched_getaffinity(0))
@@ -137,6 +146,14 @@ def shrink_many(sources: Sequence[Path], outdir: Path | None, run: RunOptions, *
     calls = [(source, output, run, config, fail_above) for source, output in zip(sources, outputs)]
     outcomes = run_all(shrink_one, calls, jobs or default_jobs())
     return BatchReport("shrink", worst(outcomes), outcomes, config)
+
+
+def check_many(originals: Sequence[Path], pruned_dir: Path, kwargs: dict[str, Any], *, jobs: int | None = None,
+               config: str | None = None) -> BatchReport:
+    """Each original against the file of the same name in ``pruned_dir`` (as ``shrink -d`` wrote it)."""
+    calls = [(original, pruned_dir / original.name, kwargs) for original in originals]
+    outcomes = run_all(check_one, calls, jobs or default_jobs())
+    return BatchReport("check", worst(outcomes), outcomes, config)
 
 
 def inspect_many(sources: Sequence[Path], kwargs: dict[str, Any], *, jobs: int | None = None,

@@ -22,7 +22,7 @@ from . import __version__, signals
 from .config import load_config
 from .errors import EXIT_FIDELITY, SkpruneError, UsageError
 from .formats import Limits
-from .options import CheckOptions, DataOptions, LoadOptions, PruneOptions, RunOptions, WriteOptions
+from .options import CheckOptions, DataOptions, LoadOptions, PruneOptions, RunOptions, WriteOptions, check_gate
 from .progress import Reporter, reporting
 from .render import RichReporter, render_batch, render_check, render_inspect, render_shrink
 
@@ -305,6 +305,7 @@ def shrink(
                  max_size=max_size, max_ratio=max_ratio, fail_above_savings=fail_above_savings)
         config = _with_config(ctx, p, no_config)
         gate = p["fail_above_savings"]
+        check_gate(gate)
         run = RunOptions(
             load=LoadOptions(tuple(p["trust"] or ()), Limits.parse(p["max_size"], p["max_ratio"])),
             prune=PruneOptions(_plain(p["preset"]), tuple(p["cast"] or ()), tuple(p["keep"] or ()),
@@ -355,14 +356,19 @@ def shrink(
 @app.command()
 def check(
     ctx: typer.Context,
-    original: Annotated[Path, typer.Argument(help="The original model file.", show_default=False)],
-    pruned: Annotated[Path, typer.Argument(help="The pruned model file.", show_default=False)],
+    models: Annotated[list[Path], typer.Argument(
+        metavar="ORIGINAL PRUNED | ORIGINAL...", show_default=False,
+        help="The original model file and the pruned one; with -d, original files or folders.")],
+    pruned_dir: Annotated[Optional[Path], typer.Option(
+        "-d", "--pruned-dir", metavar="DIR",
+        help="Compare each ORIGINAL with the file of the same name in DIR (as shrink -d wrote them).")] = None,
     data: DataOpt = None,
     data_key: DataKeyOpt = None,
     data_field: DataFieldOpt = None,
     tolerance: TolOpt = 1e-3,
     label_tolerance: LabelTolOpt = 0.0,
     json_out: JsonOpt = False,
+    jobs: JobsOpt = None,
     trust: TrustOpt = None,
     max_size: MaxSizeOpt = None,
     max_ratio: MaxRatioOpt = None,
@@ -370,27 +376,37 @@ def check(
 ) -> None:
     """Run both models on the same inputs and compare every output method (exit 1 on failure).
 
-    Example: skprune check model.skops lite.skops --data sample.csv
+    Example: skprune check model.skops lite.skops --data sample.csv  (or: skprune check models/ -d lite/)
     """
     with _errors():
         from .fidelity import check_files
 
         p = dict(data=data, data_key=data_key, data_field=data_field, tolerance=tolerance,
-                 label_tolerance=label_tolerance, trust=trust, max_size=max_size, max_ratio=max_ratio)
+                 label_tolerance=label_tolerance, trust=trust, max_size=max_size, max_ratio=max_ratio, jobs=jobs)
         config = _with_config(ctx, p, no_config)
         limits = CheckOptions(p["tolerance"], p["label_tolerance"])
-        with _progress([original, pruned], json_out):
-            report = check_files(_path_arg(original), _path_arg(pruned), data=p["data"], data_key=p["data_key"],
-                                 data_field=p["data_field"], tolerance=limits.tolerance,
-                                 label_tolerance=limits.label_tolerance, trust=tuple(p["trust"] or ()),
-                                 limits=Limits.parse(p["max_size"], p["max_ratio"]))
-        report.config = config
-        if json_out:
-            print(report.to_json())
+        kwargs = dict(data=p["data"], data_key=p["data_key"], data_field=p["data_field"], tolerance=limits.tolerance,
+                      label_tolerance=limits.label_tolerance, trust=tuple(p["trust"] or ()),
+                      limits=Limits.parse(p["max_size"], p["max_ratio"]))
+        if pruned_dir is not None:
+            from .batch import check_many, expand_inputs
+
+            batch = check_many(expand_inputs(models), pruned_dir, kwargs, jobs=p["jobs"], config=config)
         else:
-            render_check(report, _stdout())
-    if not report.passed:
-        raise typer.Exit(EXIT_FIDELITY)
+            if len(models) != 2:
+                raise UsageError("give ORIGINAL PRUNED, or original files with -d DIR (the pruned files' folder)")
+            original, pruned = models
+            with _progress([original, pruned], json_out):
+                report = check_files(_path_arg(original), _path_arg(pruned), **kwargs)  # type: ignore[arg-type]
+            report.config = config
+            if json_out:
+                print(report.to_json())
+            else:
+                render_check(report, _stdout())
+            if not report.passed:
+                raise typer.Exit(EXIT_FIDELITY)
+            return
+    _report_batch(batch, json_out, False)
 
 
 def main() -> None:

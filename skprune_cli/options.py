@@ -54,6 +54,12 @@ def check_tolerances(tolerance: Any, label_tolerance: Any) -> tuple[float, float
     return float(tolerance), float(label_tolerance)
 
 
+def check_gate(fail_above: float | None) -> None:
+    """The CI gate's threshold is a fraction of the input's size on disk."""
+    if fail_above is not None and not 0 <= fail_above < 1:
+        raise UsageError(f"fail_above_savings={fail_above!r}: must be a fraction within 0..1 (e.g. 0.2)")
+
+
 @dataclass(frozen=True)
 class LoadOptions:
     """Reading a file: which extra types to trust, how far it may expand."""
@@ -79,8 +85,8 @@ class ObjectOptions:
 
 
 # a model whose castable arrays hold less than this is not worth a lossy cast: float16 would save at
-# most 48 KB and could break it (a 10 KB calibration model once got NaN for 4.5 KB); --cast forces
-MIN_LOSSY_BYTES = 64 * 1024
+# most 24 KB and could break it (a 10 KB calibration model once got NaN for 4.5 KB); --cast forces
+MIN_LOSSY_BYTES = 32 * 1024
 
 
 @dataclass
@@ -171,6 +177,7 @@ class WriteOptions:
     force: bool = False
     dry_run: bool = False
     measure: bool = False  # dry run that writes to a temporary file to learn the size on disk
+    stream: bool | None = None  # forests: tree by tree, archive to archive (None: when it pays; streaming.py)
 
     def __post_init__(self) -> None:
         if self.output is not None:

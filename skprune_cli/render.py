@@ -270,6 +270,8 @@ def render_shrink(report: ShrinkReport, console: Console, limit: int = 25, *, ve
         if report.best_saving_estimate:
             console.print(f"--compression best would likely save at least {human(report.best_saving_estimate)} more "
                           "(estimated from samples; LZMA gains more on whole arrays; slower to write)")
+        if report.format_advice is not None:
+            console.print(report.format_advice.message, soft_wrap=True)
         if report.dry_run:
             console.print("dry run: measured by writing to a temporary file; nothing kept")
         else:
@@ -321,8 +323,9 @@ def render_batch(report: "BatchReport", console: Console) -> None:
     table = Table(title=f"{report.command}: {len(report.files)} files", title_justify="left", box=box.SIMPLE_HEAD)
     table.add_column("file", min_width=PATH_MIN_WIDTH, overflow="fold", ratio=2)
     table.add_column("result", overflow="fold", ratio=2)
-    table.add_column("before", justify="right", no_wrap=True)
-    table.add_column("after", justify="right", no_wrap=True)
+    before_name, after_name = ("in memory", "after rules") if report.command == "inspect" else ("input", "output")
+    table.add_column(before_name, justify="right", no_wrap=True)
+    table.add_column(after_name, justify="right", no_wrap=True)
     table.add_column("saving", justify="right", no_wrap=True)
     for o in report.files:
         before = after = saving = ""
@@ -335,6 +338,8 @@ def render_batch(report: "BatchReport", console: Console) -> None:
         elif isinstance(r, InspectReport):
             before, after = human(r.total_bytes), human(r.total_bytes_after)
             saving = f"{1 - r.total_bytes_after / r.total_bytes:.0%}" if r.total_bytes else ""
+        if isinstance(r, CheckReport) and r.pruned is not None:
+            before, after = human(r.original.bytes) if r.original else "", human(r.pruned.bytes)
         result = "ok" + (f" -> {o.output}" if o.output else "") if o.exit_code == 0 else \
             f"exit {o.exit_code}: {o.error}"
         table.add_row(o.input, result, before, after, saving)

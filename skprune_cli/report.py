@@ -158,4 +158,5 @@ class ShrinkReport(_Doc):
     best_saving_estimate: int | None = None  # bytes --compression best would save (estimated)
     notes: list[str] = field(default_factory=list)
     config: str | None = None
+    format_advice: Any = None  # formats.advice.FormatAdvice: the output grew, or another format is far smaller
     schema: str = SHRINK_SCHEMA

@@ -15,7 +15,7 @@ from typing import Iterable
 import numpy as np
 
 from .errors import UsageError
-from .rounding import bitround, floor_round, mantissa_bits
+from .rounding import bitround, floor_round, grid_round, mantissa_bits
 
 FLOATS = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
 SIGNED = tuple(np.dtype(t) for t in (np.int8, np.int16, np.int32, np.int64))
@@ -72,29 +72,54 @@ ROUND_MIN_BYTES = 64 * 1024  # smaller arrays keep all their bits: rounding them
 
 @dataclass(frozen=True)
 class Rung:
-    """One lossy step: a dtype, optionally with fewer mantissa bits and a floor grid.
+    """One lossy step: a dtype, optionally with fewer mantissa bits, a floor grid or an absolute grid.
 
     ``keep`` mantissa bits are kept (None: all the dtype has); values below
-    ``max|x| * 2**-floor`` are rounded to multiples of that step.
+    ``max|x| * 2**-floor`` are rounded to multiples of that step. ``grid``
+    rounds every value to a multiple of one step, ``2**-grid`` of the array's
+    range (``grid_round``): the absolute error is what matters for outputs that
+    sum many products, and the small values then carry few bits.
     """
 
     dtype: np.dtype
     keep: int | None = None
     floor: int | None = None
+    grid: int | None = None
+
+    @property
+    def plain(self) -> bool:
+        """A plain cast (no rounding beyond what the dtype does)."""
+        return self.keep is None and self.grid is None
 
     @property
     def name(self) -> str:
         extra = [f"{self.keep} mantissa bits"] if self.keep is not None else []
         extra += [f"floor 2^-{self.floor} of max"] if self.floor is not None else []
+        extra += [f"{self.grid}-bit absolute grid"] if self.grid is not None else []
         return self.dtype.name + (f" ({', '.join(extra)})" if extra else "")
 
     def apply(self, values: np.ndarray) -> np.ndarray:
+        if self.grid is not None:  # round in the source precision: the grid points are exact in the target
+            return cast(grid_round(values, self.grid), self.dtype)
         out = cast(values, self.dtype) if values.dtype != self.dtype else values
         if self.keep is None:
             return out if out is not values else values.copy()
         if self.floor is None:
             return bitround(out, self.keep)
         return floor_round(out, self.keep, self.floor)
+
+
+GRID_MIN_BYTES = 1 << 20  # absolute grids pay off on big matrices (SVD components, embeddings)
+# (bits, dtype): float16 holds 11 significant bits, so a 10-bit grid is exact in it
+GRID_RUNGS = ((10, FLOATS[0]), (12, FLOATS[1]), (13, FLOATS[1]), (15, FLOATS[1]))
+COARSE_GRID = 13
+
+
+def grid_rungs(dtype: np.dtype, nbytes: int, wanted: np.dtype) -> tuple[Rung, ...]:
+    """Absolute-grid rungs for a big float array when the rules go down to float16: coarsest first."""
+    if dtype.kind != "f" or nbytes < GRID_MIN_BYTES or wanted.itemsize > 2:
+        return ()
+    return tuple(Rung(d, grid=bits) for bits, d in GRID_RUNGS if d.itemsize <= dtype.itemsize)
 
 
 def rounding_ladder(dtype: np.dtype, nbytes: int, preset_bits: int | None) -> tuple[Rung, ...]:
@@ -190,10 +215,30 @@ def plan_float(values: np.ndarray, table: dict[np.dtype, np.dtype], lossless: bo
             continue
         lossy.append(candidate)
     if lossy:
-        return CastPlan(exact, tuple(Rung(d) for d in lossy), f"rule {values.dtype.name}={wanted.name}{note}")
+        rungs = tuple(Rung(d) for d in lossy)
+        if exact is None:
+            grids = grid_rungs(values.dtype, values.nbytes, wanted)
+            # most compressible first: coarse grids beat a plain float16 (small values keep few
+            # bits), a fine grid only beats float32
+            coarse = tuple(r for r in grids if r.grid is not None and r.grid <= COARSE_GRID)
+            fine = tuple(r for r in grids if r not in coarse)
+            rungs = coarse + rungs[:1] + fine + rungs[1:]
+        return CastPlan(exact, rungs, f"rule {values.dtype.name}={wanted.name}{note}")
     if exact is not None:
         return CastPlan(exact, (), f"values are exact in {exact.name}")
     return CastPlan(None, (), f"kept{note}")
+
+
+def plan_by_dtype(dtype: np.dtype, table: dict[np.dtype, np.dtype], nbytes: int = 0) -> CastPlan:
+    """What the rules allow when the values are not at hand (``inspect`` of a big archive):
+    no exact narrowing is detected and no range is checked."""
+    wanted = table.get(dtype)
+    if wanted is None or dtype.kind not in "fiu":
+        return CastPlan(None, (), "no rule for this dtype")
+    if dtype.kind in "iu":
+        return CastPlan(wanted, (), "estimated from the dtype (values not read)")
+    lossy = tuple(Rung(d) for d in FLOATS if wanted.itemsize <= d.itemsize < dtype.itemsize)
+    return CastPlan(None, lossy, "estimated from the dtype (values not read)")
 
 
 def plan_int(values: np.ndarray, table: dict[np.dtype, np.dtype]) -> CastPlan:

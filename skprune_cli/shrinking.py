@@ -12,8 +12,9 @@ from typing import Any
 from .errors import SavingsGate, UsageError
 from .fidelity.jobs import load_check_data
 from .fidelity.probes import Probes
-from .formats import PICKLE_SUFFIXES, check_target, load_command, read_model, target_for, write_model
-from .options import ALIASES, DataOptions, LoadOptions, PruneOptions, RunOptions, WriteOptions, split_flat
+from .formats.advice import advise
+from .formats import PICKLE_SUFFIXES, Target, check_target, load_command, read_model, target_for, write_model
+from .options import ALIASES, DataOptions, LoadOptions, PruneOptions, RunOptions, WriteOptions, check_gate, split_flat
 from .pruning import prune_model
 from .report import FileInfo, ShrinkReport
 
@@ -88,12 +89,15 @@ def shrink_file(request: ShrinkRequest) -> ShrinkReport:
     target = target_for(destination, write.zip, write.compression) if destination else None
     if target is not None and not write.dry_run:
         check_target(destination, write.force, (request.source,))  # type: ignore[arg-type]
+        streamed = _shrink_streamed(request, target)  # forests larger than memory (streaming.py)
+        if streamed is not None:
+            return streamed
 
     loaded = read_model(request.source, request.load.trust, request.load.limits)
     inputs = load_check_data(data.data, loaded.model, data.data_key, data.data_field)
     result = prune_model(loaded.model, options, inputs)
 
-    output = written = None
+    output = written = advice = None
     trusted: list[str] = []
     command = ""
     if target is not None and (not write.dry_run or write.measure):
@@ -102,15 +106,18 @@ def shrink_file(request: ShrinkRequest) -> ShrinkReport:
         try:
             written = write_model(
                 result.model, path, target, force=write.force, inputs=(request.source,),
-                estimate_best=target.format == "skops" and target.compression == "deflate",
+                estimate_best=target.format == "skops" and target.compression in ("deflate", "auto"),
                 size_hint=result.bytes_after,
             )
         finally:
             if scratch:
                 shutil.rmtree(scratch, ignore_errors=True)
         output, trusted = written.info, written.trusted
+        advice = advise(result.model, output.bytes, loaded.info.bytes,
+                        ".skops" if target.format == "skops" else destination.name[len(destination.stem):] or ".pkl",  # type: ignore[union-attr]
+                        target.format == "pickle" and target.compression != "none", result.bytes_after)
         if scratch:
-            output.path = str(destination)
+            output.path = str(write.output) if write.output else "(measured in a temporary file, not kept)"
         else:
             command = load_command(destination, target, trusted)  # type: ignore[arg-type]
     return ShrinkReport(
@@ -131,15 +138,34 @@ def shrink_file(request: ShrinkRequest) -> ShrinkReport:
         compression=target.compression if target else "none",
         compression_members=written.methods if written else None,
         notes=loaded.notes,
-        best_saving_estimate=written.best_saving if written and target.compression == "deflate" else None,  # type: ignore[union-attr]
+        best_saving_estimate=written.best_saving if written and target.compression in ("deflate", "auto") else None,  # type: ignore[union-attr]
         config=request.config,
+        format_advice=advice,
     )
+
+
+def _shrink_streamed(request: ShrinkRequest, target: Target) -> ShrinkReport | None:
+    from .formats import check_input, sniff
+    from .formats.stream_trees import stream_plan
+    from .streaming import shrink_streamed
+
+    check_input(request.source)
+    if target.format != "skops" or sniff(request.source) != "skops":
+        return None
+    plan = stream_plan(request.source, request.prune.keep, request.write.stream, request.load.limits)
+    if plan is None:
+        return None
+    data = request.data
+    report = shrink_streamed(plan, request.write.output, target, request.prune,  # type: ignore[arg-type]
+                             force=request.write.force, trust=request.load.trust,
+                             inputs_for=lambda model: load_check_data(data.data, model, data.data_key, data.data_field))
+    report.config = request.config
+    return report
 
 
 def savings_gate(report: ShrinkReport, fail_above: float) -> SavingsGate | None:
     """The CI gate's verdict: an error when shrinking would save more than ``fail_above`` of the file."""
-    if not 0 <= fail_above < 1:
-        raise UsageError(f"fail_above_savings={fail_above!r}: must be a fraction within 0..1 (e.g. 0.2)")
+    check_gate(fail_above)
     if report.disk_ratio is None:
         return None
     saving = 1 - report.disk_ratio

@@ -14,6 +14,11 @@ thread is doing); if the run has not ended ``GRACE`` seconds later, it removes
 the live temp files, prints the same line and ends the process with
 ``os._exit``. A second signal during the clean-up is ignored: the clean-up
 finishes and the watchdog still bounds the time.
+
+Batch workers (forked by ``--jobs``) get their own watchdog; a signal makes
+a worker remove its temp file and exit at once, and the parent sends SIGTERM to
+its workers when it is stopped (and, on Linux, they get it too if the parent is
+killed), so no worker goes on to write after the parent said it was interrupted.
 """
 
 from __future__ import annotations
@@ -47,10 +52,13 @@ class Interrupted(KeyboardInterrupt):
 
 class _State:
     installed_pid: int | None = None
+    worker = False  # a forked batch worker: a signal removes its temp files and ends it at once
+    pipe: tuple[int, int] | None = None
     received: int | None = None
     pending: int | None = None
     defer = 0
     announced = False
+    children = False  # worker processes were stopped: they may have finished outputs
     lock = threading.Lock()
 
 
@@ -66,7 +74,9 @@ def message(exc: KeyboardInterrupt | None = None, signum: int | None = None) -> 
     from .formats.atomic import published_paths  # atomic imports this module
 
     done = published_paths()
-    if not done:
+    if _State.children:
+        tail = "outputs finished before the signal are complete, the others were not written"
+    elif not done:
         tail = "nothing was written"
     elif len(done) == 1:
         tail = f"{done[0]} was already complete"
@@ -89,6 +99,11 @@ def install() -> None:
     """Route SIGINT and SIGTERM through ``Interrupted`` and start the watchdog (main thread only)."""
     if threading.current_thread() is not threading.main_thread() or _State.installed_pid == os.getpid():
         return
+    _arm()
+    os.register_at_fork(after_in_child=_forget)
+
+
+def _arm() -> None:
     for signum in HANDLED:
         signal.signal(signum, _handler)
     read_fd, write_fd = os.pipe()
@@ -99,24 +114,32 @@ def install() -> None:
         os.close(read_fd)
         os.close(write_fd)
     else:
+        _State.pipe = (read_fd, write_fd)
         threading.Thread(target=_watch, args=(read_fd,), name="skprune-signal-watchdog", daemon=True).start()
     _State.installed_pid = os.getpid()
-    os.register_at_fork(after_in_child=_forget)
 
 
 def _forget() -> None:
-    """A forked worker starts with Python's defaults, and no shared wake-up pipe with its parent."""
-    _State.installed_pid = None
+    """A forked batch worker: its own wake-up pipe and watchdog, and it ends when its parent does."""
+    old = _State.pipe
+    _State.worker, _State.pipe = True, None
     _State.received = _State.pending = None
     _State.defer = 0
-    _State.announced = False
+    _State.announced = _State.children = False
     _State.lock = threading.Lock()
     try:
-        signal.set_wakeup_fd(-1)
+        _arm()
+    except ValueError:  # forked from a thread other than the main one: Python's defaults
+        _State.installed_pid = None
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    except ValueError:  # forked from a thread other than the main one
-        pass
+    for fd in old or ():
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    with contextlib.suppress(Exception):  # Linux: SIGTERM when the parent dies, even by SIGKILL
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def run(entry: Callable[[], object]) -> None:
@@ -137,6 +160,7 @@ def run(entry: Callable[[], object]) -> None:
         raise SystemExit(code)
     announce(message(signum=_State.received))
     discard_live_temps()
+    _stop_children()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()
@@ -152,12 +176,33 @@ def _handler(signum: int, frame: FrameType | None) -> None:
     if _State.defer:
         _State.pending = signum
         return
+    _stop(signum)
+
+
+def _stop(signum: int) -> None:
+    if _State.worker:  # the parent reports; a worker only removes what it was writing
+        from .formats.atomic import discard_live_temps
+
+        discard_live_temps()
+        os._exit(128 + signum)
+    _stop_children()
     raise Interrupted(signum)
+
+
+def _stop_children() -> None:
+    """SIGTERM the batch's worker processes, so that none goes on to write an output."""
+    multiprocessing = sys.modules.get("multiprocessing")
+    if multiprocessing is None:
+        return
+    for child in multiprocessing.active_children():
+        _State.children = True
+        with contextlib.suppress(Exception):
+            child.terminate()
 
 
 @contextlib.contextmanager
 def deferred() -> Iterator[None]:
-    """Hold an installed handler's exception until the block is done (a few bookkeeping steps)."""
+    """Hold an installed handler's action until the block is done (a few bookkeeping steps)."""
     _State.defer += 1
     try:
         yield
@@ -165,7 +210,7 @@ def deferred() -> Iterator[None]:
         _State.defer -= 1
         if not _State.defer and _State.pending is not None:
             signum, _State.pending = _State.pending, None
-            raise Interrupted(signum)
+            _stop(signum)
 
 
 def _watch(read_fd: int) -> None:
@@ -182,7 +227,12 @@ def _watch(read_fd: int) -> None:
     first = _State.received or signums[0]
     time.sleep(GRACE)
     discard_live_temps()
-    announce(message(signum=first))
+    if not _State.worker:
+        _stop_children()
+        if sys.stderr.isatty():  # a progress bar may be half drawn, with the cursor hidden
+            with contextlib.suppress(Exception):
+                sys.stderr.write("\r\x1b[2K\x1b[?25h")
+        announce(message(signum=first))
     os._exit(128 + first)
 
 

@@ -12,6 +12,7 @@ replacement must update all of them or none.
 
 from __future__ import annotations
 
+import sys
 import types
 from dataclasses import dataclass, field
 from typing import Any, Iterator
@@ -204,6 +205,21 @@ class Graph:
     arrays: list[ArrayRef]
     owners: list[tuple[str, Any]]
     compiled: list[tuple[str, Any]]
+    foreign: list[tuple[str, str]] = field(default_factory=list)  # (path, class) of outside objects
+
+
+# Objects of other packages (xgboost, a user's own classes) are left untouched: nothing inside
+# them is cast or dropped. The standard library's plain containers are walked as before.
+_OWN = frozenset({"sklearn", "numpy", "scipy"})
+
+
+def foreign_class(value: Any) -> str | None:
+    """``module.Class`` of an object from outside scikit-learn, numpy, scipy and the stdlib."""
+    module = getattr(type(value), "__module__", "") or ""
+    top = module.split(".", 1)[0]
+    if top in _OWN or top in sys.stdlib_module_names or top == "builtins":
+        return None
+    return f"{module}.{type(value).__qualname__}"
 
 
 def walk(root: Any) -> list[ArrayRef]:
@@ -211,11 +227,14 @@ def walk(root: Any) -> list[ArrayRef]:
     return graph(root).arrays
 
 
-def graph(root: Any) -> Graph:
+def graph(root: Any, *, into_foreign: bool = False) -> Graph:
+    """The arrays, objects and compiled objects under ``root``; only ``into_foreign`` (the
+    safety checks) looks inside objects of other packages."""
     refs: dict[int, ArrayRef] = {}
     order: list[ArrayRef] = []
     owners: list[tuple[str, Any]] = []
     compiled: list[tuple[str, Any]] = []
+    foreign: list[tuple[str, str]] = []
     seen: set[int] = set()
     stack: list[_Frame] = [_Frame(root, "", root, "", None)]
     keep_alive: list[Any] = []  # state tuples/dicts built on the fly must outlive id() checks
@@ -238,13 +257,18 @@ def graph(root: Any) -> Graph:
         if id(value) in seen:
             continue
         seen.add(id(value))
+        outside = foreign_class(value) if not isinstance(value, (dict, list, tuple, np.ndarray)) else None
+        if outside is not None:
+            foreign.append((frame.path, outside))
+            if not into_foreign:
+                continue
         if getattr(value, "__dict__", None):
             owners.append((frame.path, value))
         elif not isinstance(value, (dict, list, tuple, np.ndarray)):
             compiled.append((frame.path, value))
         children = list(_children(value, frame, keep_alive))
         stack.extend(reversed(children))
-    return Graph(order, owners, compiled)
+    return Graph(order, owners, compiled, foreign)
 
 
 def _children(value: Any, frame: _Frame, keep_alive: list[Any]) -> Iterator[_Frame]:

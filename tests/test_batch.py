@@ -108,3 +108,20 @@ def test_inspect_several_files(runner, tmp_path, logreg, forest):
     assert doc["files"][0]["report"]["schema"] == "skprune.inspect/1"
     human = run(runner, "inspect", a, b)
     assert human.exit_code == 0 and "a.skops" in human.stdout and "b.pkl" in human.stdout
+
+
+def test_check_each_original_against_its_shrunk_file(runner, tmp_path, logreg, svc_pipe):
+    src = tmp_path / "models"
+    src.mkdir()
+    save(logreg, src / "a.skops")
+    save(svc_pipe, src / "b.pkl")
+    out = tmp_path / "lite"
+    assert run(runner, "shrink", src, "-d", out).exit_code == 0
+    result = run(runner, "check", src, "-d", out, "--json")
+    doc = json.loads(result.stdout)
+    assert result.exit_code == 0, result.stderr
+    assert doc["command"] == "check" and [f["report"]["passed"] for f in doc["files"]] == [True, True]
+    (out / "b.pkl").unlink()
+    missing = run(runner, "check", src, "-d", out)
+    assert missing.exit_code == 2 and "b.pkl" in missing.stderr and "1 of 2 done" in missing.stdout
+    assert run(runner, "check", src / "a.skops").exit_code == 2

@@ -7,6 +7,7 @@ import pickle
 import subprocess
 import sys
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -152,24 +153,26 @@ def test_exit_2_usage_errors(runner, tmp_path, logreg):
 
 
 def test_exit_3_untrusted_then_trust(runner, tmp_path, iris):
+    """A class from outside scikit-learn needs --trust; scikit-learn's KD-tree (reviewed) does not."""
     from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.pipeline import make_pipeline
+    from trust_helpers import FOREIGN, Rescale
 
     X, y = iris
-    knn = KNeighborsClassifier(algorithm="kd_tree").fit(X, y)
+    knn = make_pipeline(Rescale(), KNeighborsClassifier(algorithm="kd_tree")).fit(X, y)
     kd = "sklearn.neighbors._kd_tree.KDTree"
     source = save(knn, tmp_path / "knn.skops")
     refused = run(runner, "shrink", source, "--dry-run")
     assert refused.exit_code == 3
-    assert refused.stderr.count("\n") == 1 and kd in refused.stderr and str(source) in refused.stderr
+    assert refused.stderr.count("\n") == 1 and FOREIGN in refused.stderr and str(source) in refused.stderr
+    assert f"--trust {FOREIGN}" in refused.stderr and kd not in refused.stderr
     assert "Traceback" not in refused.stderr and refused.stdout == ""
-    trust = []
-    for name in sorted(__import__("skops.io", fromlist=["x"]).get_untrusted_types(file=source)):
-        trust += ["--trust", name]
     out = tmp_path / "lite.skops"
-    result = run(runner, "shrink", source, "-o", out, *trust)
+    result = run(runner, "shrink", source, "-o", out, "--trust", FOREIGN)
     assert result.exit_code == 0, result.stderr
-    assert kd in result.stdout  # the load command names what the reader must trust
-    np.testing.assert_array_equal(load_plain(out, trust[1::2]).predict(X), knn.predict(X))
+    assert kd in result.stdout and FOREIGN in result.stdout  # the load command names what the reader must trust
+    trusted = __import__("skops.io", fromlist=["x"]).get_untrusted_types(file=out)
+    np.testing.assert_array_equal(load_plain(out, trusted).predict(X), knn.predict(X))
 
 
 def test_valid_forest_loads_without_trust(runner, tmp_path, forest, iris):
@@ -232,3 +235,48 @@ def test_messages_never_reach_stdout(runner, tmp_path, logreg, flag):
     source = save(logreg, tmp_path / "m.skops")
     result = run(runner, "shrink", source, "-o", tmp_path / "o.skops", flag)
     assert "wrote" not in result.stdout
+
+
+def test_ci_gate_fails_an_unpruned_forest_and_passes_its_pruned_output(runner, tmp_path, iris):
+    from sklearn.ensemble import RandomForestClassifier
+
+    forest = RandomForestClassifier(n_estimators=10, max_depth=3, random_state=0).fit(*iris)
+    source = save(forest, tmp_path / "forest.skops")
+    gate = ("--dry-run", "--zip", "--fail-above-savings", "0.2")
+    failed = run(runner, "shrink", source, *gate)
+    assert failed.exit_code == 6, failed.stderr
+    assert failed.stderr.count("\n") == 1 and str(source) in failed.stderr and "smaller on disk" in failed.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["forest.skops"]  # a dry run leaves nothing behind
+    lite = tmp_path / "forest.lite.skops"
+    assert run(runner, "shrink", source, "-o", lite, "--zip").exit_code == 0
+    passed = run(runner, "shrink", lite, *gate, "--json")
+    assert passed.exit_code == 0, passed.stderr
+    doc = json.loads(passed.stdout)
+    assert doc["dry_run"] is True and doc["disk_ratio"] > 0.8
+    hooks = (Path(__file__).parents[1] / ".pre-commit-hooks.yaml").read_text()
+    entry = next(line.split(":", 1)[1].split() for line in hooks.splitlines() if line.strip().startswith("entry:"))
+    assert entry[:2] == ["skprune", "shrink"]
+    both = run(runner, *entry[1:], source, lite)  # what the pre-commit hook runs on two staged files
+    assert both.exit_code == 6 and both.stderr.count("\n") == 1 and both.stdout == ""
+    assert run(runner, "shrink", lite, "--dry-run", "--fail-above-savings", "1.5").exit_code == 2
+
+
+def _help_text(runner, *command):
+    """The help as one line of words, without the boxes Rich draws around options."""
+    result = run(runner, *command, "--help")
+    assert result.exit_code == 0
+    return " ".join(w for w in result.stdout.replace("│", " ").split() if w.strip("╭╮╰╯─"))
+
+
+def test_help_lists_choices_flags_and_examples(runner):
+    top = _help_text(runner)
+    assert "Examples:" in top and "skprune shrink models/ -d lite/" in top and "6 CI gate" in top
+    shrink = _help_text(runner, "shrink")
+    assert "best" in shrink and "deflate" in shrink and "lzma" in shrink
+    assert "required unless -d or --dry-run" in shrink and "--output-dir" in shrink
+    assert ".csv (numbers only" in shrink and ".jsonl" in shrink
+    for flag in ("--zip", "--dry-run", "--force", "--json", "--no-check"):
+        line = next(line for line in run(runner, "shrink", "--help").stdout.splitlines() if flag + " " in line)
+        assert "<bool>" not in line, line
+    for command in ("inspect", "shrink", "check"):
+        assert "Example: skprune " + command in _help_text(runner, command)

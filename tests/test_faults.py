@@ -27,6 +27,7 @@ import pytest
 import skops.io as sio
 from sklearn.ensemble import ExtraTreesRegressor
 
+from skprune_cli import signals
 from skprune_cli.formats import atomic
 
 TREE = "sklearn.tree._tree.Tree"
@@ -59,9 +60,26 @@ def env(pause: str | None = None) -> dict[str, str]:
     return out
 
 
-def start(source: Path, out: Path, *extra: str, pause: str | None = None) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "skprune_cli", "shrink", str(source), "-o", str(out), *extra],
+_started: list[subprocess.Popen[str]] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_run_outlives_its_test() -> Iterator[None]:
+    """A failed assertion must not leave paused runs behind (they wait for their gate forever)."""
+    yield
+    while _started:
+        proc = _started.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
+def start(source: Path, out: Path | None, *extra: str, pause: str | None = None) -> subprocess.Popen[str]:
+    target = ["-o", str(out)] if out is not None else []
+    proc = subprocess.Popen([sys.executable, "-m", "skprune_cli", "shrink", str(source), *target, *extra],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env(pause))
+    _started.append(proc)
+    return proc
 
 
 def wait_paused(proc: subprocess.Popen[str], gate: Path, timeout: float = 240) -> None:
@@ -126,7 +144,8 @@ def test_signal_at_each_phase_leaves_old_output_and_no_temp(model_file: Path, tm
 
 
 def test_signal_inside_a_long_compression_call(model_file: Path, tmp_path: Path) -> None:
-    """xz over the whole pickle is one long C call: the handler cannot run; the watchdog ends the run."""
+    """xz compresses each tree's node array in one C call of a second or more: a Python handler
+    waits for it to return, so the watchdog ends the run (the bound holds on either path)."""
     out = tmp_path / "lite.pkl.xz"
     out.write_bytes(OLD)
     gate = tmp_path / "gate"
@@ -143,6 +162,34 @@ def test_signal_inside_a_long_compression_call(model_file: Path, tmp_path: Path)
     assert took < GRACE_BOUND, f"took {took:.1f} s"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["gate", "gate.paused", "lite.pkl.xz"]
     assert out.read_bytes() == OLD
+
+
+def test_signal_stops_a_batch_and_its_workers(model_file: Path, tmp_path: Path) -> None:
+    """``--jobs 2``: SIGTERM to the parent alone (a CI cancel) also stops the forked workers mid-write."""
+    sources = tmp_path / "in"
+    sources.mkdir()
+    for name in ("a.skops", "b.skops"):
+        shutil.copy(model_file, sources / name)
+    folder, gate = tmp_path / "out", tmp_path / "gate"
+    proc = start(sources / "a.skops", None, str(sources / "b.skops"), "-d", str(folder), "--jobs", "2",
+                 "--no-check", pause=f"writing:{gate}")
+    deadline = time.monotonic() + 240
+    while len(temps(folder) if folder.exists() else []) < 2:  # both workers are writing
+        assert proc.poll() is None and time.monotonic() < deadline, proc.poll()
+        time.sleep(0.05)
+    workers = [int(atomic.STALE.match(name)[1]) for name in temps(folder)]  # type: ignore[index]
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    code, _, stderr = finish(proc)
+    assert time.monotonic() - sent < GRACE_BOUND
+    assert code == 143
+    assert stderr == ("skprune: interrupted by SIGTERM; outputs finished before the signal are complete, "
+                      "the others were not written\n")
+    deadline = time.monotonic() + GRACE_BOUND
+    while any(atomic._start_time(pid) is not None for pid in workers):  # exited (or zombies reaped by init)
+        assert time.monotonic() < deadline, f"workers {workers} outlived their parent"
+        time.sleep(0.05)
+    assert list(folder.iterdir()) == []
 
 
 def test_sigkill_keeps_old_output_and_next_run_removes_only_dead_temps(model_file: Path, tmp_path: Path) -> None:
@@ -203,6 +250,29 @@ def test_temp_is_fsynced_before_the_rename_and_the_folder_after(tmp_path: Path, 
         handle.write(b"z" * 100_000)  # still in the handle's buffer until flushed
     assert calls == ["fsync file of 100000 bytes", "rename", "fsync folder"]
     assert target.read_bytes() == b"z" * 100_000
+
+
+def test_a_signal_during_bookkeeping_is_held_until_the_block_is_done(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Between creating the temp file and registering it, or renaming and recording it, a signal waits."""
+    monkeypatch.setattr(signals._State, "received", None)
+    monkeypatch.setattr(signals._State, "pending", None)
+    monkeypatch.setattr(signals, "_stop_children", lambda: None)  # this process's children are not ours to stop
+    steps = []
+    with pytest.raises(signals.Interrupted) as info:
+        with signals.deferred():
+            signals._handler(signal.SIGTERM, None)  # what Python calls when SIGTERM arrives here
+            steps.append("bookkeeping done")
+    assert steps == ["bookkeeping done"] and info.value.exit_code == 143
+    signals._handler(signal.SIGINT, None)  # a second signal while stopping changes nothing
+
+
+def test_message_names_an_output_completed_before_the_signal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(atomic, "_published", [])
+    assert signals.message(signals.Interrupted(signal.SIGINT)).endswith("; nothing was written")
+    with atomic.atomic_write(tmp_path / "m.bin") as handle:
+        handle.write(b"done")
+    line = signals.message(signals.Interrupted(signal.SIGTERM))
+    assert line == f"skprune: interrupted by SIGTERM; {tmp_path / 'm.bin'} was already complete"
 
 
 # -- 3. a full disk, a read-only or vanished folder ----------------------------------------------------

@@ -158,9 +158,10 @@ def test_input_samples_feed_the_probes(owner):
 
 
 def test_every_entry_has_a_test():
+    from test_fidelity_cases import COMPUTATION_CASES
     from test_training_only import DROPS
 
-    tested = set(BREAKS) | set(SAMPLE_MODELS) | set(DROPS) | {
+    tested = set(BREAKS) | set(SAMPLE_MODELS) | set(DROPS) | COMPUTATION_CASES | {
         "*", "Tree", "TreePredictor", "BinaryTree64", "CountVectorizer", "DictionaryLearning", "BaseDecisionTree"}
     assert {entry.owners[0] for entry in REGISTRY} <= tested
 

@@ -25,7 +25,7 @@ from ..progress import reporter, step
 from ..report import CheckReport, Transformed
 from ..estimators.registry import rebuilt_attributes
 from .compare import BundleReference, Reference, check_against, reference_outputs, rejudge
-from .probes import Probes, synthesize
+from .probes import Probes, probe_gap, synthesize
 from .search import apply_exact, settle
 
 def make_reference(model: Any, inputs: Probes | None) -> Reference | BundleReference | None:
@@ -97,9 +97,10 @@ class Checker:
         """Apply every cast of the plan that keeps the invariants and passes the check (at the
         search margin), then try the memory layouts that compress better; judged at the tolerance."""
         if self.reference is None:
+            reason = probe_gap(model) or "no output method could be checked (give --data, or --no-check to cast unchecked)"
             for d in decisions:
                 if d.lossy:  # nothing to check a lossy cast against: only its exact part is taken
-                    d.held.append("no output method could be checked (give --data, or --no-check to cast unchecked)")
+                    d.held.append(reason)
                     d.lossy = ()
             apply_exact(decisions)
             refresh(self.rebuilt)

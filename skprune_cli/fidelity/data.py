@@ -84,6 +84,13 @@ def _check_width(width: int, path: Path, number: int) -> None:
         raise UsageError(f"line {number} has {width} columns; a data file may have at most {MAX_COLUMNS}", str(path))
 
 
+def _narrow(lines: Iterator[tuple[int, str]], path: Path) -> Iterator[str]:
+    """Lines whose separators already say "too many columns" are refused before csv splits them."""
+    for number, line in lines:
+        _check_width(line.count(",") + 1, path, number)
+        yield line
+
+
 @contextmanager
 def _cell_limit() -> Iterator[None]:
     old = csv.field_size_limit(MAX_CELL_BYTES)
@@ -105,7 +112,7 @@ def _csv(path: Path, max_rows: int) -> Table:
     rows: list[list[str]] = []
     limit = max_rows + 1
     with path.open("rb") as handle, _cell_limit():
-        reader = csv.reader(line for _, line in _lines(handle, path))
+        reader = csv.reader(_narrow(_lines(handle, path), path))
         try:
             for row in reader:
                 if not row or (len(row) == 1 and not row[0].strip()):
@@ -329,6 +336,9 @@ def _typed(column: np.ndarray, kind: str) -> np.ndarray:
 
 
 def _by_name(model: Any, table: Table, names: list[str], path: Path) -> tuple[Any, str]:
+    first = [c[0] for c in table.columns]
+    if table.names is None and len(table) > 1 and set(names) <= set(first):  # a header the sniffing missed
+        table = Table([str(c) for c in first], [c[1:] for c in table.columns])
     if table.names is None:
         if len(table.columns) != len(names):
             raise UsageError(f"data has {len(table.columns)} columns and no header, but the model expects "

@@ -92,13 +92,12 @@ def apply_exact(decisions: Sequence[Decision]) -> None:
 def apply_unchecked(decisions: Sequence[Decision]) -> None:
     """What ``--no-check`` does: the narrowest plain dtype everywhere; no rounding goes unchecked."""
     for d in decisions:
-        plain = next((r for r in d.lossy if r.keep is None), None)
-        if plain is not None:
-            d.ref.assign(plain.apply(d.ref.values()))
-            d.final = plain
-        elif d.exact is not None:
-            d.ref.assign(cast(d.ref.values(), d.exact))
-            d.final = d.exact
+        chosen = d.unchecked
+        if isinstance(chosen, Rung):
+            d.ref.assign(chosen.apply(d.ref.values()))
+        elif chosen is not None:
+            d.ref.assign(cast(d.ref.values(), chosen))
+        d.final = chosen
 
 
 def _search(

@@ -27,6 +27,7 @@ from .compression import Policy
 # .skops archive does not, so those modules are imported where a model is actually loaded.
 
 SKOPS_COMPRESSION = ("none", "deflate", "bzip2", "lzma", "best")
+ZIP_DEFAULT = "auto"  # --zip: fast LZMA for big members, DEFLATE for the rest (compression.py)
 PICKLE_SUFFIXES = {
     ".pkl": None, ".pickle": None,
     ".pkl.gz": "gzip", ".pickle.gz": "gzip",
@@ -58,8 +59,8 @@ def target_for(path: Path, zip: bool = False, compression: str | None = None) ->
     """The output format and compression that a path and the options ask for."""
     suffix = _suffix(path)
     if suffix == ".skops":
-        method = compression or ("deflate" if zip else "none")
-        if method not in SKOPS_COMPRESSION:
+        method = compression or (ZIP_DEFAULT if zip else "none")
+        if method not in (*SKOPS_COMPRESSION, ZIP_DEFAULT):
             raise UsageError(f"--compression {method}: choose one of {', '.join(SKOPS_COMPRESSION)}")
         return Target("skops", method)
     if suffix == ".joblib":
@@ -126,11 +127,24 @@ class Loaded:
 
 
 def read_model(path: Path, trust: Iterable[str] = (), limits: Limits = Limits()) -> Loaded:
-    """Read a model file with the format's safety rules; refuse anything else."""
+    """Read a model file with the format's safety rules; refuse anything else.
+
+    A file saved by another scikit-learn gets one note instead of its version warnings, and a
+    refusal that the version gap caused names the saved version (versions.py)."""
+    from .versions import loading
+
+    with loading(Path(path)) as gap:
+        loaded = _read_model(path, trust, limits)
+    loaded.notes += gap.notes()
+    return loaded
+
+
+def _read_model(path: Path, trust: Iterable[str] = (), limits: Limits = Limits()) -> Loaded:
     from ..walk import graph
     from .pickle_io import read_pickle
     from .skops_io import read_skops
     from .tree_checks import validate_model
+    from .trust import trust_notes
 
     path = Path(path)
     check_input(path)
@@ -146,15 +160,25 @@ def read_model(path: Path, trust: Iterable[str] = (), limits: Limits = Limits())
     else:
         raise InputRefused("neither a skops archive nor a pickle or joblib file", str(path))
     check_model_root(model, path)
-    found = graph(model)
+    found = graph(model, into_foreign=True)
     held = sum(ref.nbytes for ref in found.arrays)
     if held > limits.max_size:
         raise InputRefused(f"the model holds {human_size(held)} of arrays, over the {human_size(limits.max_size)} "
                            "limit (raise it with --max-size if you trust the file)", str(path))
     notes = validate_model(found, str(path))
-    if auto:
-        notes.append(f"{', '.join(auto)} loaded without --trust: every node was checked")
+    notes += trust_notes(auto)
+    notes += [f"{where or 'the root'} is a {cls}, not scikit-learn: left untouched (still checked as part of "
+              "the whole model)" for where, cls in _outermost(found.foreign)]
     return Loaded(model, FileInfo(str(path), fmt, path.stat().st_size), notes)
+
+
+def _outermost(found: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Foreign objects not nested inside another foreign object."""
+    out: list[tuple[str, str]] = []
+    for path, cls in found:
+        if not any(path == p or path.startswith(p + ".") or p == "" for p, _ in out):
+            out.append((path, cls))
+    return out
 
 
 def is_estimator(obj: Any) -> bool:

@@ -19,6 +19,7 @@ import struct
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Iterable, Iterator
 
 import msgspec
@@ -28,10 +29,12 @@ from ..errors import InputRefused
 from ..paths import join, named_items
 from .archive import MAX_DEPTH, Limits, References, check_archive, npy_header
 from .schema_nodes import (
-    DECODER, DICT_DECODER, FILE_KEY, OWNERS, AttrDict, DefaultDictNode, DeprecatedDictNode, DictNode,
-    JsonNode, ListNode, MaskedArrayNode, NdArrayNode, ObjectNode, SparseMatrixNode, TreeNode, TupleNode, Node,
+    DECODER, DICT_DECODER, FILE_KEY, OWNERS, TYPED_KEY, AttrDict, DefaultDictNode, DeprecatedDictNode, DictNode,
+    JsonNode, ListNode, LossNode, MaskedArrayNode, NdArrayNode, ObjectNode, SetNode, SparseMatrixNode, TreeNode, TupleNode, Node,
 )
-from .tree_checks import TreeError, check_predictor_arrays, check_tree_arrays
+from .tree_checks import (TreeError, check_binary_tree_arrays, check_bspline, check_predictor_arrays, check_sparse,
+                          check_tree_arrays)
+from .trust import accepted_by_name as _acceptable, refusal
 
 
 
@@ -106,6 +109,9 @@ class _Lister:
         self.kinds: set[tuple[str, str, str]] = set()  # (loader, module, class) of every node
         self.trees: list[tuple[str, TreeNode]] = []
         self.predictors: list[tuple[str, ObjectNode]] = []
+        self.binary_trees: list[tuple[str, ObjectNode]] = []  # KD/Ball trees
+        self.splines: list[tuple[str, ObjectNode]] = []
+        self.sparse: list[tuple[str, str]] = []  # (path, member)
         self.refs = References(path)
 
     def visit(self, root: object) -> None:
@@ -140,18 +146,28 @@ class _Lister:
             if node.file:
                 self.refs.member(node.file, node.id)
                 self._array(node.file, path, owner, module, attr, sparse=True)
+                self.sparse.append((path, node.file))
             return []
+        if isinstance(node, (TreeNode, LossNode)) and node.reduce is not None:
+            self._kinds_only(node.reduce.args)  # constructor arguments: typed, but never walked for arrays
         if isinstance(node, TreeNode):
             self.trees.append((path, node))
         if isinstance(node, ObjectNode) and node.cls == "TreePredictor":
             self.predictors.append((path, node))
+        if isinstance(node, ObjectNode) and node.cls in ("KDTree", "BallTree") and node.module.startswith("sklearn."):
+            self.binary_trees.append((path, node))
+        if isinstance(node, ObjectNode) and node.cls == "BSpline" and node.module.startswith("scipy."):
+            self.splines.append((path, node))
         if isinstance(node, OWNERS):
             state = node.content
             if isinstance(state, TupleNode):  # a compiled object's pickled state: items are its attributes
                 return [(item, join(path, str(i)), node.cls, node.module, str(i)) for i, item in enumerate(state.content)]
             return [(state, path, node.cls, node.module, "")] if state is not None else []
         if isinstance(node, DictNode):
-            if FILE_KEY.search(memoryview(node.content)) is None:  # a vocabulary or parameters: no arrays
+            raw = memoryview(node.content)
+            if FILE_KEY.search(raw) is None:  # a vocabulary or parameters: no arrays
+                if TYPED_KEY.search(raw) is not None:  # but objects or functions to judge
+                    self._kinds_only(DICT_DECODER.decode(node.content))
                 return []
             values = DICT_DECODER.decode(node.content)
             return [(value, join(path, key), owner, module, attr or key) for key, value in values.items()]
@@ -160,6 +176,9 @@ class _Lister:
         if isinstance(node, (DefaultDictNode, DeprecatedDictNode)):
             return [(node.content.main, path, owner, module, attr)] if node.content is not None else []
         if isinstance(node, MaskedArrayNode):
+            return []
+        if isinstance(node, SetNode):
+            self._kinds_only(node.content)
             return []
         if isinstance(node, (ListNode, TupleNode)):
             items = node.content
@@ -174,6 +193,27 @@ class _Lister:
             return out
         return []
 
+    def _kinds_only(self, value: object) -> None:
+        """Record the type of every node under ``value`` (arguments, plain dicts, sets)."""
+        stack = [value]
+        while stack:
+            item = stack.pop()
+            if len(stack) > 1_000_000:
+                raise ValueError("schema is too large to judge")
+            if isinstance(item, dict):
+                stack.extend(item.values())
+            elif isinstance(item, list):
+                stack.extend(item)
+            elif isinstance(item, msgspec.Struct):
+                if isinstance(item, Node):
+                    self.kinds.add((type(item).__name__, item.module, item.cls))
+                if isinstance(item, DictNode):
+                    if TYPED_KEY.search(memoryview(item.content)) is not None:
+                        stack.append(DICT_DECODER.decode(item.content))
+                    continue
+                stack.extend(getattr(item, field) for field in item.__struct_fields__
+                             if field in ("content", "args", "main", "data", "reduce"))
+
     def _array(self, file: str, path: str, owner: str, module: str, attr: str, sparse: bool) -> None:
         known = self.by_file.get(file)
         if known is not None:
@@ -187,21 +227,6 @@ class _Lister:
         entry = SchemaArray(path, owner, module, attr, file, dtype, shape, nbytes, sparse)
         self.by_file[file] = entry
         self.arrays.append(entry)
-
-
-# Where a schema may point without a reader having to trust anything skops would question.
-_SAFE_TOP = {"", "builtins", "numpy", "scipy", "sklearn", "collections"}
-
-
-def _acceptable(loader: str, module: str, cls: str) -> bool:
-    """Roughly skops' default trust, judged on names only (nothing is imported)."""
-    if loader == "FunctionNode":
-        return module.startswith(("numpy", "scipy.special"))
-    if loader in ("MethodNode", "PartialNode", "OperatorFuncNode"):
-        return False
-    if loader == "TypeNode":
-        return module == "builtins" or module.startswith("numpy")
-    return module.split(".", 1)[0] in _SAFE_TOP
 
 
 def _json_int(node: object) -> int | None:
@@ -250,6 +275,61 @@ def _check_trees(lister: _Lister, archive: zipfile.ZipFile, path: str) -> None:
             check_predictor_arrays(_load_member(archive, attrs.get("nodes")), None, lengths)
         except TreeError as exc:
             raise InputRefused(f"malformed tree at {where}: {exc}; refusing it even when trusted", path) from None
+
+
+def _tuple_items(node: object) -> list:
+    state = node.content if isinstance(node, ObjectNode) else None
+    return list(state.content) if isinstance(state, TupleNode) else []
+
+
+def _shape(archive: zipfile.ZipFile, node: object) -> tuple[int, ...] | None:
+    if isinstance(node, NdArrayNode) and node.type == "numpy" and node.file:
+        return tuple(npy_header(archive, node.file)[0])
+    return None
+
+
+def _check_binary_tree(archive: zipfile.ZipFile, tree: ObjectNode) -> None:
+    items = _tuple_items(tree)
+    if len(items) < 12:
+        raise TreeError("the tree's state is incomplete")
+    metric = items[11]
+    metric_state = _tuple_items(metric)
+    weights = items[12] if len(items) > 12 else None
+    parts = (_shape(archive, items[0]), _load_member(archive, items[1]), _load_member(archive, items[2]),
+             _shape(archive, items[3]), _json_int(items[5]), _json_int(items[6]))
+    if any(part is None for part in parts) or len(metric_state) < 3 or not isinstance(metric, Node):
+        raise TreeError("the tree's state is incomplete")
+    vec, mat = _shape(archive, metric_state[1]), _shape(archive, metric_state[2])
+    if vec is None or mat is None:
+        raise TreeError("the distance metric's state is incomplete")
+    weights_shape = _shape(archive, weights) if isinstance(weights, NdArrayNode) else None
+    check_binary_tree_arrays(*parts, weights_shape, metric.cls, vec, mat)  # type: ignore[arg-type]
+
+
+def _check_extras(lister: _Lister, archive: zipfile.ZipFile, path: str) -> None:
+    """KD/Ball trees, sparse matrices and B-splines: the checks ``shrink`` runs on loaded objects."""
+    where = ""
+    try:
+        for where, node in lister.binary_trees:
+            _check_binary_tree(archive, node)
+        for where, member in lister.sparse:
+            import scipy.sparse
+
+            with archive.open(member) as handle:
+                check_sparse(scipy.sparse.load_npz(io.BytesIO(handle.read())))
+        for where, node in lister.splines:
+            attrs = node.content.content if isinstance(node.content, AttrDict) else {}
+            knots, coefs = attrs.get("_t", attrs.get("t")), attrs.get("_c", attrs.get("c"))
+            spline = SimpleNamespace(t=_load_member(archive, knots), c=_load_member(archive, coefs),
+                                     k=_json_int(attrs.get("k")))
+            if spline.t is None or spline.c is None:
+                raise TreeError("the B-spline's state is incomplete")
+            check_bspline(spline)
+    except TreeError as exc:
+        kind = ("tree" if any(where == w for w, _ in lister.binary_trees)
+                else "sparse matrix" if any(where == w for w, _ in lister.sparse) else "B-spline")
+        raise InputRefused(f"malformed {kind} at {where or 'the root'}: {exc}; refusing it even when trusted",
+                           path) from None
 
 
 def _check_root(root: object, path: str) -> None:
@@ -325,9 +405,9 @@ def list_arrays(path: str, limits: Limits = Limits(), trust: Iterable[str] = ())
             foreign = sorted({f"{m}.{c}" for loader, m, c in lister.kinds
                               if not _acceptable(loader, m, c) and f"{m}.{c}" not in trusted})
             if foreign:
-                raise InputRefused(f"untrusted types in the file: {', '.join(foreign)}; "
-                                   "pass --trust TYPE for each one you have reviewed", path)
+                raise InputRefused(refusal(foreign), path)
             _check_trees(lister, archive, path)
+            _check_extras(lister, archive, path)
         except InputRefused:
             raise
         except Exception as exc:  # noqa: BLE001 - a schema we cannot list is refused, never a crash

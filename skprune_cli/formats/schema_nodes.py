@@ -51,7 +51,7 @@ class TupleNode(Node, tag="TupleNode"):
 
 
 class SetNode(Node, tag="SetNode"):
-    pass
+    content: "list[AnyNode]" = []
 
 
 class ObjectNode(Node, tag="ObjectNode"):
@@ -67,8 +67,9 @@ class TreeNode(Node, tag="TreeNode", rename={**_RENAME, "reduce": "__reduce__"})
     reduce: Optional[_Reduce] = None
 
 
-class LossNode(Node, tag="LossNode"):
+class LossNode(Node, tag="LossNode", rename={**_RENAME, "reduce": "__reduce__"}):
     content: "Optional[StateNode]" = None
+    reduce: Optional[_Reduce] = None
 
 
 class RandomStateNode(Node, tag="RandomStateNode"):
@@ -130,4 +131,6 @@ StateNode = Union[AttrDict, TupleNode, ListNode, JsonNode]
 DECODER = msgspec.json.Decoder(AnyNode)
 DICT_DECODER = msgspec.json.Decoder(dict[str, AnyNode])
 FILE_KEY = re.compile(rb'"file"\s*:\s*"')  # skops' member reference; a word "file" maps to an object
+# a node other than a plain JSON value: its type must be judged like any other (a vocabulary has none)
+TYPED_KEY = re.compile(rb'"__loader__"\s*:\s*"(?!JsonNode")')
 OWNERS = (ObjectNode, TreeNode, LossNode, RandomStateNode, ConstructorFromReduceNode)

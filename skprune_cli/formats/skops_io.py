@@ -25,21 +25,18 @@ from skops.io._protocol import PROTOCOL
 from ..errors import InputRefused
 from .archive import Limits, check_archive, check_references, read_checked_schema
 from ..progress import reporter, step
-from .compression import Policy, tuned_lzma
+from .compression import MemberWriter, Policy
+from .tree_codec import encode_member
 
-# Types skops leaves untrusted because their content could be unsafe, which skprune makes safe
-# by checking every node after loading (tree_checks.py): they load without --trust.
-VALIDATED_TYPES = frozenset({
-    "sklearn.tree._tree.Tree",
-    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
-})
+from .trust import VALIDATED as VALIDATED_TYPES, refusal, refused
 
 
 def read_skops(path: Path, trust: Iterable[str] = (), limits: Limits = Limits()) -> tuple[Any, list[str]]:
     """The object in a ``.skops`` file, after the archive checks and skops' type audit.
 
-    Returns the object and the validated types it needed no ``--trust`` for;
-    the caller must run ``validate_model`` before using it.
+    Types on the reviewed list (``trust.py``) need no ``--trust``. Returns the object and the
+    types skops questioned that it needed no ``--trust`` for; the caller must run
+    ``validate_model`` before using it.
     """
     source = str(path)
     try:
@@ -62,15 +59,11 @@ def read_skops(path: Path, trust: Iterable[str] = (), limits: Limits = Limits())
             raise InputRefused("schema.json nests too deeply to load safely", source) from None
         except Exception as exc:  # noqa: BLE001 - malformed archives must be refused, not crash
             raise InputRefused(f"malformed skops archive ({type(exc).__name__}: {exc})", source) from None
-        refused = sorted(unsafe - VALIDATED_TYPES)
-        if refused:
-            raise InputRefused(
-                f"untrusted types in the file: {', '.join(refused)}; "
-                "pass --trust TYPE for each one you have reviewed",
-                source,
-            )
+        foreign = refused(unsafe)
+        if foreign:
+            raise InputRefused(refusal(foreign), source)
         try:
-            return tree.construct(), sorted(unsafe & VALIDATED_TYPES)
+            return tree.construct(), sorted(unsafe)
         except MemoryError:
             raise InputRefused("rebuilding the model needs more memory than is available", source) from None
         except Exception as exc:  # noqa: BLE001
@@ -96,8 +89,8 @@ class _PolicyZip:
     """What skops' ``SaveContext`` needs of a zip file, with per-member compression."""
 
     def __init__(self, zip_file: zipfile.ZipFile, policy: Policy) -> None:
-        self._zip = zip_file
         self._policy = policy
+        self._writer = MemberWriter(zip_file, policy, on_written=lambda n: reporter().advance(n))
         self._names: set[str] = set()
 
     def namelist(self) -> set[str]:  # skops only tests membership
@@ -106,17 +99,12 @@ class _PolicyZip:
     def writestr(self, name: str, data: Any) -> None:
         if isinstance(data, str):
             data = data.encode("utf-8")
-        choice = self._policy.choose(name, data)
-        info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
-        info.compress_type = choice.method
-        info.external_attr = 0o644 << 16
-        if choice.lzma is not None:
-            with tuned_lzma(choice.lzma):
-                self._zip.writestr(info, data, compress_type=choice.method)
-        else:
-            self._zip.writestr(info, data, compress_type=choice.method, compresslevel=choice.level)
+        data = encode_member(name, data, self._policy.mode)  # forests: tree nodes as packed records (tree_codec.py)
+        self._writer.write(name, bytes(data) if not isinstance(data, bytes) else data)
         self._names.add(name)
-        reporter().advance(len(data))
+
+    def close(self) -> None:
+        self._writer.close()
 
 
 class _NoData:
@@ -137,12 +125,15 @@ def write_skops(obj: Any, handle: BinaryIO, policy: Policy, size_hint: int | Non
     """Write the archive; return the types a reader must pass to ``skops.io.load(trusted=...)``."""
     with zipfile.ZipFile(handle, "w", allowZip64=True) as zip_file, step("writing", size_hint):
         members = _PolicyZip(zip_file, policy)
-        context = SaveContext(zip_file=members)  # type: ignore[arg-type]
-        state = get_state(obj, context)
-        context.clear_memo()
-        state["protocol"] = context.protocol
-        state["_skops_version"] = skops.__version__
-        members.writestr("schema.json", json.dumps(state, separators=(",", ":")).encode("utf-8"))
+        try:
+            context = SaveContext(zip_file=members)  # type: ignore[arg-type]
+            state = get_state(obj, context)
+            context.clear_memo()
+            state["protocol"] = context.protocol
+            state["_skops_version"] = skops.__version__
+            members.writestr("schema.json", json.dumps(state, separators=(",", ":")).encode("utf-8"))
+        finally:
+            members.close()  # members still compressing are written (or the pool stops on an error)
         if policy.estimate:
             policy.saving = policy.best_saving(zip_file.infolist())
     return audit_schema(state)

@@ -1,4 +1,4 @@
-"""Issue 4 benchmark: what the fidelity check costs on the TruncatedSVD(300) text model.
+"""Issues 4 and 11 benchmark: what the fidelity check costs on the TruncatedSVD(300) text model.
 
 Times ``skprune shrink --zip`` (checked, the default) against the same run
 with ``--no-check --preset float16`` (the same casts, unverified), three runs
@@ -38,7 +38,7 @@ def main() -> None:
         print(f"model: {plain.stat().st_size / 1e6:.0f} MB .skops (Tfidf + TruncatedSVD(300))")
         print(f"shrink --zip, checked:   {checked:6.2f} s  peak {max(r.peak_mb for r in runs['checked']):5.0f} MB")
         print(f"shrink --zip, unchecked: {unchecked:6.2f} s  peak {max(r.peak_mb for r in runs['unchecked']):5.0f} MB")
-        print(f"checked / unchecked: {checked / unchecked:.2f}x (target <= 1.3x)")
+        print(f"checked / unchecked: {checked / unchecked:.2f}x (target <= 1.5x)")
 
 
 if __name__ == "__main__":

@@ -54,6 +54,17 @@ def text_lrcv() -> tuple[Any, Any]:
     return model, docs[N_DOCS:]
 
 
+def nb_bigram() -> tuple[Any, Any]:
+    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.naive_bayes import MultinomialNB
+    from sklearn.pipeline import make_pipeline
+
+    docs, labels = labelled_documents(N_DOCS + 1500, lines_per_doc=80)
+    model = make_pipeline(CountVectorizer(ngram_range=(1, 2)), MultinomialNB())
+    model.fit(docs[:N_DOCS], labels[:N_DOCS])
+    return model, docs[N_DOCS:]
+
+
 def _table(kind: str, n_rows: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     from sklearn.datasets import make_classification, make_regression
 
@@ -93,6 +104,13 @@ def hist_gradient_boosting() -> tuple[Any, Any]:
     return model.fit(X[:30000], y[:30000]), X[30000:]
 
 
+def isolation_forest() -> tuple[Any, Any]:
+    from sklearn.ensemble import IsolationForest
+
+    X, _ = _table("regression", 22000, seed=4)
+    return IsolationForest(n_estimators=200, random_state=0).fit(X[:20000]), X[20000:]
+
+
 def mlp() -> tuple[Any, Any]:
     from sklearn.datasets import make_classification
     from sklearn.neural_network import MLPClassifier
@@ -105,10 +123,12 @@ def mlp() -> tuple[Any, Any]:
 BUILDERS: dict[str, Callable[[], tuple[Any, Any]]] = {
     "text_svd": text_svd,
     "text_lrcv": text_lrcv,
+    "nb_bigram": nb_bigram,
     "extra_trees": extra_trees,
     "random_forest": random_forest,
     "gradient_boosting": gradient_boosting,
     "hist_gradient_boosting": hist_gradient_boosting,
+    "isolation_forest": isolation_forest,
     "mlp": mlp,
 }
 

@@ -25,8 +25,8 @@ import numpy as np
 from .common import final_stage
 
 MAX_PAIRS = 64
-MAX_ITERATIONS = 40
-BUDGET_SECONDS = 3.0
+MAX_ITERATIONS = 48
+BUDGET_SECONDS = 2.0
 Score = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (rows, pair indices) -> signed score
 
 
@@ -49,7 +49,7 @@ def crossings(score: Score, x1: np.ndarray, x2: np.ndarray, deadline: float) -> 
         idx = np.flatnonzero(active & np.isnan(root))
         if not len(idx) or time.monotonic() > deadline:
             break
-        if iteration % 3 == 2:  # a bisection step now and then guarantees progress on step functions
+        if iteration % 2:  # a bisection step now and then guarantees progress on step functions
             s = (lo[idx] + hi[idx]) / 2
         else:
             s = (lo[idx] * ghi[idx] - hi[idx] * glo[idx]) / (ghi[idx] - glo[idx])
@@ -62,7 +62,7 @@ def crossings(score: Score, x1: np.ndarray, x2: np.ndarray, deadline: float) -> 
         glo[idx] = np.where(low_side, g, glo[idx])
         hi[idx] = np.where(low_side, hi[idx], s)
         ghi[idx] = np.where(low_side, ghi[idx], g)
-        narrow = idx[(hi[idx] - lo[idx] < 1e-9) & np.isnan(root[idx])]
+        narrow = idx[(hi[idx] - lo[idx] < 1e-7) & np.isnan(root[idx])]
         root[narrow] = (lo[narrow] + hi[narrow]) / 2
     close = active & np.isnan(root) & (hi - lo < 1e-6)
     root[close] = (lo[close] + hi[close]) / 2
@@ -105,8 +105,11 @@ def _label_score(model: Any, classes: np.ndarray, labels1: np.ndarray, labels2: 
     return _label_score_only(model, labels1)
 
 
-def boundary_rows(model: Any, base: np.ndarray, rng: np.random.Generator, deadline: float) -> np.ndarray | None:
-    """Rows a hair on both sides of the classifier's decision boundary."""
+def boundary_rows(model: Any, base: np.ndarray, rng: np.random.Generator, deadline: float,
+                  same: np.ndarray | None = None) -> np.ndarray | None:
+    """Rows a hair on both sides of the classifier's decision boundary. Columns in ``same``
+    (codes of text categories) are copied from one end of each segment to the other, so only
+    the numeric columns move along it."""
     classes = getattr(model, "classes_", None)
     if not isinstance(classes, np.ndarray) or classes.ndim != 1 or len(classes) < 2 or not hasattr(model, "predict"):
         return None
@@ -115,15 +118,20 @@ def boundary_rows(model: Any, base: np.ndarray, rng: np.random.Generator, deadli
         if labels.ndim != 1:
             return None
         i, j = _pairs(labels, rng, MAX_PAIRS)
-        if not len(i):
+        x1, x2 = base[i], base[j].copy()
+        labels1, labels2 = labels[i], labels[j]
+        if same is not None and same.any() and len(i):
+            x2[:, same] = x1[:, same]
+            labels2 = _quiet(model.predict, x2)
+            differ = labels1 != labels2
+            x1, x2, labels1, labels2 = x1[differ], x2[differ], labels1[differ], labels2[differ]
+        if not len(x1):
             return None
-        x1, x2 = base[i], base[j]
-        score = _label_score(model, classes, labels[i], labels[j])
+        score = _label_score(model, classes, labels1, labels2)
         try:
             root = crossings(score, x1, x2, deadline)
         except Exception:  # noqa: BLE001 - a score that cannot be computed: fall back to labels
-            score = _label_score_only(model, labels[i])
-            root = crossings(score, x1, x2, deadline)
+            root = crossings(_label_score_only(model, labels1), x1, x2, deadline)
         rows = _beside(x1, x2, root, rng, -5.0, -2.0)
     except Exception:  # noqa: BLE001 - no boundary rows for a model that refuses such rows
         return None

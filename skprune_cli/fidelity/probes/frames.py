@@ -24,6 +24,7 @@ import numpy as np
 
 from ..compare import OUTPUT_METHODS
 from .common import Probes, input_stage, methods_that_run
+from .text import text_probes
 
 PANDAS_HINT = "pip install 'skprune[pandas]'"
 
@@ -55,10 +56,11 @@ class Column:
     centre: float = 0.0
     spread: float = 1.0
     source: str = ""
+    vectorizer: Any = None  # a text column: documents for this vectoriser
 
     @property
     def is_text(self) -> bool:
-        return self.categories is not None and self.categories.dtype.kind in "OUS"
+        return self.vectorizer is not None or (self.categories is not None and self.categories.dtype.kind in "OUS")
 
 
 def _parts(transformer: Any) -> list[Any]:
@@ -71,6 +73,9 @@ def _describe(transformer: Any, columns: list[Column]) -> None:
     k = len(columns)
     for part in _parts(transformer):
         name = type(part).__name__
+        if k == 1 and hasattr(part, "build_analyzer") and isinstance(getattr(part, "vocabulary_", None), dict):
+            columns[0].vectorizer, columns[0].source = part, f"{name} vocabulary"
+            continue
         categories = getattr(part, "categories_", None)
         if isinstance(categories, list) and len(categories) == k:
             for col, values in zip(columns, categories):
@@ -131,6 +136,9 @@ def frame(pd: Any, data: dict[str, np.ndarray], names: list[str]) -> Any:
 
 
 def _draw(col: Column, n: int, rng: np.random.Generator) -> np.ndarray:
+    if col.vectorizer is not None:
+        docs = text_probes(None, col.vectorizer, n, rng)
+        return np.array(docs.X if docs is not None else [""] * n, dtype=object)
     if col.categories is not None:
         values = col.categories[rng.integers(0, len(col.categories), size=n)]
         return values.astype(object) if col.is_text else values.astype(float)
@@ -203,3 +211,45 @@ class Framed:
         def call(X: np.ndarray) -> Any:
             return getattr(self.model, method)(self.pd.DataFrame(X, columns=self.names))
         return call
+
+
+class Coded:
+    """A DataFrame model driven with float rows, categorical columns as codes into their categories,
+    so that numeric probe code (the boundary search) can move along the numeric columns."""
+
+    def __init__(self, model: Any, columns: list[Column], pd: Any) -> None:
+        self.model, self.columns, self.pd = model, columns, pd
+        self.classes_ = getattr(model, "classes_", None)
+        self.coded = np.array([c.categories is not None for c in columns])
+        for method in OUTPUT_METHODS:
+            if hasattr(model, method):
+                setattr(self, method, self._call(method))
+
+    def _call(self, method: str) -> Any:
+        def call(X: np.ndarray) -> Any:
+            return getattr(self.model, method)(self.frame(X))
+        return call
+
+    def frame(self, X: np.ndarray) -> Any:
+        data: dict[str, np.ndarray] = {}
+        for j, c in enumerate(self.columns):
+            if c.categories is None:
+                data[c.name] = X[:, j]
+                continue
+            codes = X[:, j]
+            valid = np.isfinite(codes) & (codes >= 0) & (codes < len(c.categories))
+            values = np.full(len(X), np.nan, dtype=object if c.is_text else float)
+            values[valid] = c.categories[codes[valid].astype(int)]
+            data[c.name] = values
+        return frame(self.pd, data, [c.name for c in self.columns])
+
+    def encode(self, df: Any) -> np.ndarray:
+        out = np.empty((len(df), len(self.columns)))
+        for j, c in enumerate(self.columns):
+            values = df[c.name].to_numpy()
+            if c.categories is None:
+                out[:, j] = np.asarray(values, dtype=float)
+            else:
+                lookup = {v: k for k, v in enumerate(c.categories.tolist())}
+                out[:, j] = [lookup.get(v, np.nan) if not _missing(v) else np.nan for v in values.tolist()]
+        return out
