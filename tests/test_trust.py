@@ -335,14 +335,14 @@ def test_foreign_class_is_refused_then_left_untouched_when_trusted(runner, tmp_p
 
 # ---------------------------------------------------------------- the all_estimators() sweep
 
-@pytest.mark.slow
+@pytest.mark.slow  # shares the zoo that test_inspect_schema.py fits
 def test_every_zoo_estimator_saved_by_skops_needs_no_trust(tmp_path):
     """Each estimator of the sweep, saved with skops.io.dump, loads and lists without --trust, and the
     shrunk file names exactly what plain skops needs."""
     from zoo import fitted_zoo
     from skprune_cli.formats import read_model
     from skprune_cli.formats.schema_inspect import list_arrays
-    from skprune_cli import prune, save_model
+    from skprune_cli import save_model
 
     failures = {}
     for fitted in fitted_zoo():
@@ -354,7 +354,7 @@ def test_every_zoo_estimator_saved_by_skops_needs_no_trust(tmp_path):
             list_arrays(str(path))
             model = read_model(path).model
             out = tmp_path / f"{fitted.name}.lite.skops"
-            save_model(prune(model, check=False), out)
+            save_model(model, out)  # skprune's writer; pruning itself is swept in test_sweep_*.py
             trusted = sio.get_untrusted_types(file=out)
             sio.load(out, trusted=trusted)
         except Exception as exc:  # noqa: BLE001 - collected, reported together

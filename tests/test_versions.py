@@ -18,6 +18,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import joblib
 import numpy as np
 import pytest
 import skops.io as sio
@@ -29,7 +30,7 @@ from skprune_cli.cli import app
 from skprune_cli.formats.versions import saved_versions
 
 OLD = Path(__file__).resolve().parents[1] / "fixtures" / "old"
-FILES = sorted(p for p in OLD.iterdir() if p.suffix in (".pkl", ".skops"))
+FILES = sorted(p for p in OLD.iterdir() if p.suffix in (".pkl", ".skops", ".joblib"))
 
 
 def _version(path: Path) -> str:
@@ -43,6 +44,8 @@ def _loads_plainly(path: Path) -> bool:
         try:
             if path.suffix == ".skops":
                 sio.load(path, trusted=sio.get_untrusted_types(file=path))
+            elif path.suffix == ".joblib":
+                joblib.load(path)
             else:
                 with open(path, "rb") as handle:
                     pickle.load(handle)
@@ -95,11 +98,15 @@ def test_old_files_load_where_scikit_learn_can_and_say_so(tmp_path, path):
             assert notes == [f"saved with scikit-learn {saved}, written by {sklearn.__version__} — run skprune "
                              "in the environment that serves the model to keep its version"]
         held = np.load(OLD / "held_out.npy")
-        expected = np.load(OLD / f"{path.name.split('.pkl')[0].split('.skops')[0]}.predict.npy")
+        expected = np.load(OLD / f"{path.stem}.predict.npy")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            pruned = sio.load(out, trusted=doc["trusted_types"]) if path.suffix == ".skops" \
-                else pickle.load(open(out, "rb"))
+            if path.suffix == ".skops":
+                pruned = sio.load(out, trusted=doc["trusted_types"])
+            elif path.suffix == ".joblib":
+                pruned = joblib.load(out)
+            else:
+                pruned = pickle.load(open(out, "rb"))
         np.testing.assert_array_equal(pruned.predict(held), expected)
     else:
         assert result.returncode == 3, result.stdout + result.stderr

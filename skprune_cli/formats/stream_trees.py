@@ -201,7 +201,7 @@ def load_light(plan: StreamPlan, trust: tuple[str, ...]) -> Any:
     from skops.io._audit import get_tree
     from skops.io._utils import LoadContext
 
-    from .skops_io import VALIDATED_TYPES
+    from .trust import refusal, refused as unreviewed
 
     source = str(plan.source)
     with zipfile.ZipFile(plan.source) as archive:
@@ -209,12 +209,11 @@ def load_light(plan: StreamPlan, trust: tuple[str, ...]) -> Any:
         try:
             context = LoadContext(src=_Members(archive, members), protocol=schema["protocol"])  # type: ignore[arg-type]
             tree = get_tree(schema, context, trusted=list(trust) or None)
-            refused = sorted(set(tree.get_unsafe_set()) - VALIDATED_TYPES)
+            refused = unreviewed(tree.get_unsafe_set())  # the reviewed list, as for any .skops input
         except Exception as exc:  # noqa: BLE001 - malformed archives are refused, not crashed on
             raise InputRefused(f"malformed skops archive ({type(exc).__name__}: {exc})", source) from None
         if refused:
-            raise InputRefused(f"untrusted types in the file: {', '.join(refused)}; "
-                               "pass --trust TYPE for each one you have reviewed", source)
+            raise InputRefused(refusal(refused), source)
         try:
             return tree.construct()
         except Exception as exc:  # noqa: BLE001

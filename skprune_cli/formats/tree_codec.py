@@ -76,8 +76,8 @@ def encode_member(name: str, data: bytes | memoryview, mode: str = "best") -> by
     if npy_dtype(name, memoryview(data).cast("B")) != native_node_dtype():
         return data
     nodes = np.load(io.BytesIO(data), allow_pickle=False)
-    if nodes.ndim != 1:
-        return data
+    if nodes.ndim != 1 or not set(PACKED_NODE.names) <= set(nodes.dtype.names or ()):
+        return data  # scikit-learn < 1.3 nodes lack missing_go_to_left: written as they are
     packed = pack_nodes(nodes, PACKED_NODE if for_lzma(mode, len(data)) else PACKED_NODE_SMALL)
     if packed is None:
         return data

@@ -18,6 +18,7 @@ import lzma
 import re
 import warnings
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -135,7 +136,10 @@ def _stream(path: Path) -> bytes:
             if info.file_size > _SCAN_LIMIT:
                 return b""
             return archive.read(info)
-    opener = {b"\x1f\x8b": gzip.open, b"\xfd7zXZ": lzma.open, b"BZh": bz2.open}
+    if head[:1] == b"\x78":  # joblib's zlib compression
+        with open(path, "rb") as handle:
+            return zlib.decompressobj().decompress(handle.read(_SCAN_LIMIT), _SCAN_LIMIT)
+    opener = {b"\x1f\x8b": gzip.open, b"\xfd7zXZ": lzma.open, b"BZh": bz2.open, b"\x5d\x00\x00": lzma.open}
     for magic, open_ in opener.items():
         if head.startswith(magic):
             with open_(path, "rb") as stream:
