@@ -89,8 +89,8 @@ class _PolicyZip:
     """What skops' ``SaveContext`` needs of a zip file, with per-member compression."""
 
     def __init__(self, zip_file: zipfile.ZipFile, policy: Policy) -> None:
-        self._writer = MemberWriter(zip_file, policy, on_written=lambda n: reporter().advance(n))
         self._policy = policy
+        self._writer = MemberWriter(zip_file, policy, on_written=lambda n: reporter().advance(n))
         self._names: set[str] = set()
 
     def namelist(self) -> set[str]:  # skops only tests membership

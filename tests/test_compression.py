@@ -1,0 +1,156 @@
+"""Compression that users notice: smaller ``--zip``, a ``best`` that stays fast, honest format advice,
+and big float arrays rounded to an absolute grid only where the check allows.
+
+Every archive is loaded back with plain ``skops.io.load`` in a process that never imports skprune.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import lzma
+import os
+import pickle
+import subprocess
+import sys
+import zipfile
+
+import numpy as np
+import pytest
+import skops.io as sio
+from sklearn.decomposition import TruncatedSVD
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+
+from conftest import TREE
+from corpus import documents
+from skprune_cli import prune
+from skprune_cli.formats import target_for, write_model
+from skprune_cli.formats.compression import FAST_MIN
+from skprune_cli.rounding import grid_round, grid_step
+from skprune_cli.rules import Rung
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    return subprocess.run([sys.executable, "-m", "skprune_cli", *args], capture_output=True, text=True, env=env)
+
+
+def plain_load(path, trusted=(), call: str = "predict", X=None) -> list:
+    """Load with skops alone (no skprune on the path) and return a method's output."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    code = (f"import json, numpy as np, skops.io as sio; m = sio.load({str(path)!r}, trusted={list(trusted)!r}); "
+            f"X = np.array(json.loads({json.dumps(X.tolist())!r})); "
+            f"print(json.dumps(np.asarray(m.{call}(X)).tolist())); import sys; assert 'skprune_cli' not in sys.modules")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd="/")
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+@pytest.fixture(scope="module")
+def wide_forest():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(16000, 8))
+    y = (X[:, 0] + X[:, 1] ** 2 + rng.normal(scale=1.5, size=16000) > 1).astype(int)  # noisy: deep trees
+    return RandomForestClassifier(4, random_state=0).fit(X, y), X[:200]
+
+
+def test_zip_puts_big_members_in_lzma_and_is_smaller_than_deflate(wide_forest, tmp_path):
+    model, X = wide_forest
+    deflate, zipped, best = tmp_path / "d.skops", tmp_path / "z.skops", tmp_path / "b.skops"
+    sio.dump(model, deflate, compression=zipfile.ZIP_DEFLATED)
+    write_model(model, zipped, target_for(zipped, zip=True))
+    written = write_model(model, best, target_for(best, compression="best"))
+    with zipfile.ZipFile(zipped) as archive:
+        methods = {i.filename: i.compress_type for i in archive.infolist()}
+        sizes = {i.filename: i.file_size for i in archive.infolist()}
+    assert any(sizes[n] >= FAST_MIN for n in sizes), "the forest must have big members for this test"
+    assert all(methods[n] == zipfile.ZIP_LZMA for n in sizes if sizes[n] >= FAST_MIN)
+    assert all(methods[n] == zipfile.ZIP_DEFLATED for n in sizes if sizes[n] < FAST_MIN and n != "schema.json")
+    assert zipped.stat().st_size < 0.9 * deflate.stat().st_size
+    assert best.stat().st_size <= zipped.stat().st_size * 1.01 and written.methods
+    expected = model.predict(X).tolist()
+    for path in (zipped, best):
+        assert plain_load(path, [TREE], "predict", X) == expected
+
+
+def test_parallel_writer_keeps_member_order_and_content(tmp_path):
+    """Big members go through the thread pool; the archive lists them in skops' order, byte-exact."""
+    arrays = {f"a{i}": np.random.default_rng(i).random(40_000 + 1000 * i) for i in range(6)}
+    model = LogisticRegression().fit(np.random.default_rng(0).random((30, 3)), np.arange(30) % 2)
+    model.extra_ = arrays  # a dict of big arrays: several members compressed at once
+    reference, ours = tmp_path / "r.skops", tmp_path / "o.skops"
+    sio.dump(model, reference)
+    write_model(model, ours, target_for(ours, zip=True))
+    with zipfile.ZipFile(reference) as r, zipfile.ZipFile(ours) as o:
+        assert [n for n in o.namelist() if n != "schema.json"] == [n for n in r.namelist() if n != "schema.json"]
+        assert all(r.read(n) == o.read(n) for n in r.namelist() if n.endswith(".npy"))
+    loaded = sio.load(ours)
+    assert all(np.array_equal(loaded.extra_[k], v) for k, v in arrays.items())
+
+
+def test_report_names_a_far_smaller_format(tmp_path):
+    """A small boosted model as .skops: the report says .pkl.xz would be far smaller, with its size."""
+    from sklearn.ensemble import GradientBoostingRegressor
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(1500, 8))
+    model = GradientBoostingRegressor(n_estimators=60, random_state=0).fit(X, X[:, 0] - X[:, 1] ** 2)
+    source = tmp_path / "gb.pkl"
+    source.write_bytes(pickle.dumps(model, protocol=5))
+    out = tmp_path / "gb.skops"
+    run = cli("shrink", str(source), "-o", str(out), "--zip", "--json")
+    assert run.returncode == 0, run.stderr
+    advice = json.loads(run.stdout)["format_advice"]
+    assert advice["better_format"] == ".pkl.xz" and advice["measured"]
+    assert advice["better_bytes"] <= 0.6 * out.stat().st_size
+    xz = tmp_path / "gb.pkl.xz"
+    assert cli("shrink", str(source), "-o", str(xz), "--quiet").returncode == 0
+    assert abs(xz.stat().st_size - advice["better_bytes"]) <= 0.25 * advice["better_bytes"]
+    human = cli("shrink", str(source), "-o", str(tmp_path / "gb2.skops"), "--zip")
+    shown = human.stdout + human.stderr
+    assert ".pkl.xz" in shown and "format:" in shown
+
+
+def test_report_says_when_the_output_grew(tmp_path, iris):
+    X, y = iris
+    model = LogisticRegression(max_iter=500).fit(X, y)
+    source = tmp_path / "small.pkl.gz"
+    with gzip.open(source, "wb") as handle:
+        pickle.dump(model, handle, protocol=5)
+    out = tmp_path / "small.skops"
+    run = cli("shrink", str(source), "-o", str(out), "--json")
+    assert run.returncode == 0, run.stderr
+    doc = json.loads(run.stdout)
+    assert doc["output"]["bytes"] > doc["input"]["bytes"]
+    advice = doc["format_advice"]
+    assert advice["output_larger_than_input"] and "larger than the input" in advice["message"]
+
+
+def test_grid_round_is_an_absolute_grid_exact_in_float32():
+    values = np.random.default_rng(0).normal(size=(50, 400)) * np.logspace(0, -6, 400)
+    for bits in (10, 13):
+        step = grid_step(values, bits)
+        rounded = grid_round(values, bits)
+        assert np.abs(rounded - values).max() <= step / 2
+        assert np.array_equal(np.round(rounded / step), rounded / step)
+        stored = Rung(np.dtype(np.float32), grid=bits).apply(values)
+        assert stored.dtype == np.float32 and np.array_equal(stored.astype(np.float64), rounded)
+    assert np.array_equal(grid_round(np.array([np.nan, np.inf, 1.0]), 4)[:2], [np.nan, np.inf], equal_nan=True)
+
+
+def test_text_svd_takes_a_grid_rung_and_stays_within_tolerance_on_held_out_documents():
+    docs = documents(1400, lines_per_doc=30)
+    train, held_out = docs[:1100], docs[1100:]
+    model = make_pipeline(TfidfVectorizer(max_features=3000), TruncatedSVD(60, random_state=0)).fit(train)
+    assert model[-1].components_.nbytes >= 1 << 20
+    lite = prune(model)
+    components = lite[-1].components_
+    ref, new = model.transform(held_out), lite.transform(held_out)
+    assert np.abs(new - ref).max() / np.abs(ref).max() <= 1e-3
+    step = grid_step(model[-1].components_, 15)
+    on_a_grid = any(np.array_equal(np.round(components / (step * 2 ** k)), components / (step * 2 ** k))
+                    for k in range(6))  # some grid of 10..15 bits
+    assert on_a_grid and components.dtype in (np.float16, np.float32)
