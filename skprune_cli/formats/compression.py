@@ -165,7 +165,7 @@ class Choice:
 class Policy:
     """Per-member compression for one archive, and what ``best`` would have given."""
 
-    mode: str  # none | deflate | bzip2 | lzma | best
+    mode: str  # none | deflate | bzip2 | lzma | best | auto (--zip)
     estimate: bool = False
     # best: members of one dtype (a forest's node arrays) compress alike; once a sample of that
     # dtype chose a method, the rest of that dtype skip the sampling
@@ -243,7 +243,8 @@ class Policy:
         sample = _sample(view, ESTIMATE_SAMPLE)
         used = compressed_size(method, sample, itemsize, preset=FAST_PRESET if method == "lzma" else 6)
         best = min(used, *(compressed_size(m, sample, itemsize, strong=True) for m in ("bzip2", "lzma")))
-        seen.append(best / max(used, 1))
+        with self._lock:
+            seen.append(best / max(used, 1))
 
     def best_saving(self, written: list[zipfile.ZipInfo]) -> int:
         """Estimated bytes ``--compression best`` would save over the members written."""
