@@ -95,6 +95,27 @@ def _estimator_modules() -> frozenset[str]:
     return frozenset(cls.__module__ for _, cls in all_estimators())
 
 
+IGNORED_PARTS = {"tests", "externals", "setup", "conftest", "estimator_checks"}  # as all_estimators skips them
+
+
+def _public_estimator(obj: type, home: str) -> bool:
+    """A public estimator class, exported by its public package: what ``all_estimators`` lists, decided
+    without importing every scikit-learn module (seconds) just to read one model."""
+    from sklearn.base import BaseEstimator
+
+    if not issubclass(obj, BaseEstimator) or obj.__name__.startswith("_"):
+        return False
+    parts = []
+    for part in home.split("."):
+        if part.startswith("_"):
+            break
+        parts.append(part)
+    if IGNORED_PARTS.intersection(parts):
+        return False
+    package = sys.modules.get(".".join(parts))
+    return package is not None and getattr(package, obj.__name__, None) is obj
+
+
 def _under(module: str, prefixes: tuple[str, ...]) -> bool:
     return any(module == p or module.startswith(p + ".") for p in prefixes)
 
@@ -140,7 +161,8 @@ def _sklearn_ok(module: str, name: str, obj: Any) -> bool:
     if not home.startswith("sklearn."):
         return False
     if isinstance(obj, type):
-        return home in _estimator_modules() or _under(home, SKLEARN_INTERNAL_MODULES)
+        return (_under(home, SKLEARN_INTERNAL_MODULES) or _public_estimator(obj, home)
+                or home in _estimator_modules())
     if name.startswith("__pyx_unpickle_") or name == "newObj":
         return True
     if isinstance(obj, types.FunctionType):

@@ -115,6 +115,8 @@ class Bounded:
                           "(raise the limit with --max-ratio if you trust it)")
 
     def read(self, n: int = -1) -> bytes:
+        if n is not None and n > CHUNK:  # a pickle's own length field: judged before it is read
+            self._account(0, n)
         data = self._stream.read(n)
         self._account(len(data))
         return data

@@ -36,7 +36,7 @@ STREAM_MIN_BYTES = 256 << 20  # "auto": archives that expand to less are shrunk 
 TREE_SHARE = 0.9  # "auto": ... or whose trees hold less than this share of the bytes
 FOREST_MODULES = ("sklearn.ensemble._forest", "sklearn.ensemble._iforest")
 MARKER = 10**12  # a stand-in's max_depth: MARKER + its tree's index
-PROBE_SPLITS = 2000  # split nodes per tree whose value and float32 neighbours are probed
+PROBE_SPLITS = 1000  # split nodes per tree whose value and float32 neighbours are probed
 
 
 @dataclass
@@ -104,6 +104,8 @@ def stream_plan(source: Path, keep: tuple[str, ...], force: bool | None, limits:
         return None
     try:
         with zipfile.ZipFile(source) as archive:
+            if force is None and sum(i.file_size for i in archive.infolist()) < STREAM_MIN_BYTES:
+                return None  # from the zip directory alone: most inputs stop here
             check_archive(archive, str(source), limits)
             from skops.io._protocol import PROTOCOL
 

@@ -50,27 +50,33 @@ class VersionGap:
                 "environment that serves the model to keep its version"]
 
 
+_OLD_WARNING = re.compile(r"Trying to unpickle estimator \w+ from version (\S+) when using version")
+
+
+def _saved_by(warning: warnings.WarningMessage) -> str | None:
+    """The saved version a version warning names (scikit-learn < 1.3 raised a plain UserWarning)."""
+    if warning.category.__name__ == "InconsistentVersionWarning":
+        return str(getattr(warning.message, "original_sklearn_version", "")) or None
+    match = _OLD_WARNING.search(str(warning.message))
+    return match.group(1) if match else None
+
+
 @contextlib.contextmanager
 def loading(path: Path) -> Iterator[VersionGap]:
     """Collect version warnings while ``path`` loads (other warnings pass through); explain a
     refusal that the version gap caused."""
-    from sklearn.exceptions import InconsistentVersionWarning
-
     gap = VersionGap()
     with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", InconsistentVersionWarning)
+        warnings.simplefilter("always")
         try:
             yield gap
         except InputRefused as exc:
-            saved = {str(getattr(w.message, "original_sklearn_version", "")) for w in caught
-                     if issubclass(w.category, InconsistentVersionWarning)} or saved_versions(path)
-            raise explain(exc, saved - {"", installed()}) from None
+            saved = {v for w in caught if (v := _saved_by(w))} or saved_versions(path)
+            raise explain(exc, saved - {installed()}) from None
         finally:
-            for w in caught:
-                if issubclass(w.category, InconsistentVersionWarning):
-                    gap.saved.add(str(w.message.original_sklearn_version))
+            gap.saved.update(v for w in caught if (v := _saved_by(w)))
     for w in caught:
-        if not issubclass(w.category, InconsistentVersionWarning):
+        if _saved_by(w) is None:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
@@ -100,7 +106,7 @@ def explain(exc: InputRefused, saved: set[str]) -> InputRefused:
     if missing:
         cause = f"{', '.join(sorted(set(missing)))} no longer exists"
     elif "incompatible dtype" in reason:
-        cause = "its trees' node arrays have an older layout"
+        cause = "its trees' node arrays have another layout"
     elif "AttributeError" in reason or "No module named 'sklearn" in reason:
         cause = reason.split(" (", 1)[-1].rstrip(")")
     else:

@@ -96,9 +96,9 @@ def probe_error(check: Any) -> float:
 
 def cases() -> Iterator[tuple[str, str, Any, Any]]:
     """(family, name, fitted model, hard held-out rows)."""
+    yield from extra_cases()
     for f in fitted_zoo():
         yield "zoo", f.name, f.estimator, np.concatenate([f.X_test, np.round(f.X_test)])
-    yield from extra_cases()
 
 
 def _near_boundary(model: Any, rows: np.ndarray) -> np.ndarray:
@@ -204,6 +204,8 @@ def main() -> None:
             probe = probe_error(result.check)
             if err > 0:
                 s["ratio"] = max(s["ratio"], err / max(probe, 1e-12) if probe > 0 else float("inf"))
+            print(f"  {family}/{mode} {name}: {dtype_class(result)}, held-out {err:.2e}, probes {probe:.2e}"
+                  f"{' FAIL ' + '; '.join(problems) if problems else ''}", flush=True)
     print(f"{'family':16} {'mode':8} {'n':>4} {'f16':>4} {'f32':>4} {'same':>4} {'fail':>4} "
           f"{'worst/tol':>9} {'held/probe':>10} file")
     for (family, mode), s in sorted(stats.items()):
