@@ -239,7 +239,7 @@ def test_distance_weights_narrower_than_the_data_are_refused(runner, tmp_path, d
                                  metric_params={"w": np.ones(4)}).fit(X, y)
 
     def edit(schema, members):
-        metric = next(_nodes(schema, "MinkowskiDistance64"))
+        metric = next(_nodes(schema, ("MinkowskiDistance64", "MinkowskiDistance")))  # no suffix before 1.3
         vec = metric["content"]["content"][1]
         name, weights = _member(members, vec)
         _store(members, name, weights[:1])

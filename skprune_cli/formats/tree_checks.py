@@ -139,7 +139,7 @@ def check_metric(name: str, vec_shape: tuple[int, ...], mat_shape: tuple[int, ..
         raise TreeError(f"{name} has weights of shape {vec_shape} and {mat_shape}")
     if name.startswith("SEuclidean") and vec_shape[0] != width:
         raise TreeError(f"{name} has {vec_shape[0]} variances for {width} features")
-    if name.startswith("Minkowski") and vec_shape[0] not in (0, width):
+    if name.startswith(("Minkowski", "WMinkowski")) and vec_shape[0] not in (0, width):
         raise TreeError(f"{name} has {vec_shape[0]} weights for {width} features")
     if name.startswith("Mahalanobis") and tuple(mat_shape) != (width, width):
         raise TreeError(f"{name} has a {mat_shape} matrix for {width} features")
