@@ -52,9 +52,9 @@ def plain_load(path, trusted=(), call: str = "predict", X=None) -> list:
 @pytest.fixture(scope="module")
 def wide_forest():
     rng = np.random.default_rng(0)
-    X = rng.normal(size=(16000, 8))
-    y = (X[:, 0] + X[:, 1] ** 2 + rng.normal(scale=1.5, size=16000) > 1).astype(int)  # noisy: deep trees
-    return RandomForestClassifier(4, random_state=0).fit(X, y), X[:200]
+    X = rng.normal(size=(32000, 8))
+    y = (X[:, 0] + X[:, 1] ** 2 + rng.normal(scale=1.5, size=32000) > 1).astype(int)  # noisy: deep trees
+    return RandomForestClassifier(3, random_state=0).fit(X, y), X[:200]
 
 
 def test_zip_puts_big_members_in_lzma_and_is_smaller_than_deflate(wide_forest, tmp_path):

@@ -34,7 +34,7 @@ from skprune_cli.pruning import PruneOptions, prune_model
 from skprune_cli.walk import walk
 
 # registry entries whose test lives here (test_registry.test_every_entry_has_a_test reads this)
-COMPUTATION_CASES = {"KNeighborsMixin", "BaseHistGradientBoosting", "IsotonicRegression"}
+COMPUTATION_CASES = {"KNeighborsMixin", "BaseHistGradientBoosting", "IsotonicRegression", "AffinityPropagation"}
 
 
 def run(runner, *args):
@@ -254,3 +254,16 @@ def test_check_on_a_dict_bundle_exits_0_when_faithful_and_1_when_broken(runner, 
     result = run(runner, "check", source, bad)
     assert result.exit_code == 1
     assert "model.predict" in result.stdout and "no output method" not in result.stdout
+
+
+def test_affinity_propagation_centres_stay_at_float32_or_wider():
+    from sklearn.cluster import AffinityPropagation
+
+    from zoo import data
+
+    X, _, _, held_out = data()
+    hard = np.concatenate([held_out, np.round(held_out)])  # integer rows: near-ties between centres
+    model = AffinityPropagation(random_state=0).fit(X)
+    result = quiet_prune(model)
+    assert result.model.cluster_centers_.dtype in (np.float32, np.float64)
+    np.testing.assert_array_equal(result.model.predict(hard), model.predict(hard))

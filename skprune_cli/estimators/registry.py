@@ -146,6 +146,13 @@ REGISTRY: tuple[Knowledge, ...] = (
         "the file rebuilt it from float16 knots)",
     ),
     Knowledge(
+        ("AffinityPropagation", "MeanShift"),
+        ("cluster_centers_",),
+        "min-float32",
+        "predict is an argmin over distances to these centres: a float16 centre moves the border between "
+        "two clusters where no probe looked (the held-out sweep flipped a label on integer rows)",
+    ),
+    Knowledge(
         ("DictionaryLearning", "MiniBatchDictionaryLearning", "SparseCoder"),
         ("components_",),
         "min-float32",

@@ -133,6 +133,7 @@ def read_model(path: Path, trust: Iterable[str] = (), limits: Limits = Limits())
     refusal that the version gap caused names the saved version (versions.py)."""
     from .versions import loading
 
+    check_input(Path(path))  # first: a refusal's explanation must not open a FIFO or device either
     with loading(Path(path)) as gap:
         loaded = _read_model(path, trust, limits)
     loaded.notes += gap.notes()

@@ -61,7 +61,7 @@ def npy_dtype(name: str, data: bytes | memoryview) -> np.dtype | None:
 
 FAST_MIN = 256 * 1024  # members this big go to LZMA under --zip, and to the thread pool
 FAST_PRESET = 1
-GAIN_PER_SECOND = 0.02  # best: a slower method must save 2% of the sample per extra second of it per MB
+GAIN_PER_TIME = 0.004  # best: a slower method must save 0.4% of the sample per extra multiple of the time
 
 
 def lzma_filter(itemsize: int, strong: bool = False, preset: int = 6, size: int | None = None) -> dict[str, Any]:
@@ -165,7 +165,7 @@ class Choice:
 class Policy:
     """Per-member compression for one archive, and what ``best`` would have given."""
 
-    mode: str  # none | deflate | bzip2 | lzma | best
+    mode: str  # none | deflate | bzip2 | lzma | best | auto (--zip)
     estimate: bool = False
     # best: members of one dtype (a forest's node arrays) compress alike; once a sample of that
     # dtype chose a method, the rest of that dtype skip the sampling
@@ -221,8 +221,9 @@ class Policy:
                 best, best_size, best_time = (method, preset, strong), size, spent
                 continue
             gain = (best_size - size) / max(best_size, 1)
-            extra = max(spent - best_time, 0.0) * (1 << 20) / max(len(sample), 1)  # extra seconds per MB
-            if gain > 0 and gain >= GAIN_PER_SECOND * extra:
+            # time as a multiple of the current choice's: a busy machine slows every method alike
+            extra = max(spent / max(best_time, 1e-9) - 1.0, 0.0)
+            if gain > 0 and gain >= GAIN_PER_TIME * extra:
                 best, best_size, best_time = (method, preset, strong), size, spent
             elif method == "lzma" and strong:  # the strongest step did not pay: stop searching
                 break
@@ -243,7 +244,8 @@ class Policy:
         sample = _sample(view, ESTIMATE_SAMPLE)
         used = compressed_size(method, sample, itemsize, preset=FAST_PRESET if method == "lzma" else 6)
         best = min(used, *(compressed_size(m, sample, itemsize, strong=True) for m in ("bzip2", "lzma")))
-        seen.append(best / max(used, 1))
+        with self._lock:
+            seen.append(best / max(used, 1))
 
     def best_saving(self, written: list[zipfile.ZipInfo]) -> int:
         """Estimated bytes ``--compression best`` would save over the members written."""

@@ -78,7 +78,8 @@ def encode_member(name: str, data: bytes | memoryview, mode: str = "best") -> by
     nodes = np.load(io.BytesIO(data), allow_pickle=False)
     if nodes.ndim != 1 or not set(PACKED_NODE.names) <= set(nodes.dtype.names or ()):
         return data  # scikit-learn < 1.3 nodes lack missing_go_to_left: written as they are
-    packed = pack_nodes(nodes, PACKED_NODE if for_lzma(mode, len(data)) else PACKED_NODE_SMALL)
+    # judged on the packed member's size, the size the compression policy then sees
+    packed = pack_nodes(nodes, PACKED_NODE if for_lzma(mode, nodes.size * PACKED_NODE.itemsize) else PACKED_NODE_SMALL)
     if packed is None:
         return data
     buffer = io.BytesIO()

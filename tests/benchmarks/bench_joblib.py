@@ -11,7 +11,7 @@ alone. Readers: ``joblib.load`` (the yardstick), skprune's loader (``read_pickle
 checks, arrays read in place), and ``read_model`` (the loader plus the tree validation ``inspect`` and
 ``shrink`` run). Each pair is run twice, alternating, and the faster of the two runs is kept.
 
-    python tests/benchmarks/bench_joblib.py [folder]
+    python tests/benchmarks/bench_joblib.py [folder] [repeats]
 """
 
 from __future__ import annotations
@@ -72,12 +72,13 @@ def measure(path: Path, reader: str) -> tuple[Run, float]:
 
 def main() -> None:
     folder = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(tempfile.mkdtemp(prefix="bench_joblib"))
+    repeats = int(sys.argv[2]) if len(sys.argv) > 2 else 2
     files = build(folder)
     print(f"{'file':<22} {'MB':>6}  {'reader':<19} {'wall s':>7} {'read s':>7} {'peak MB':>8}  "
           f"{'wall x':>6} {'read x':>6} {'peak x':>6}")
     for label, path in files.items():
         best: dict[str, tuple[Run, float]] = {}
-        for _ in range(2):
+        for _ in range(repeats):
             for reader in READERS:
                 run, inner = measure(path, reader)
                 if reader not in best or run.seconds < best[reader][0].seconds:
