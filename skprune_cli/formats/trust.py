@@ -106,7 +106,8 @@ FAMILIES: dict[str, tuple[str, list[str]]] = {
     ),
     "losses": (
         "loss and link objects of (Hist)GradientBoosting and GLMs hold a few constants "
-        "(quantile, power, interval bounds); the pre-1.3 GradientBoosting losses hold a class count",
+        "(quantile, power, interval bounds); the pre-1.3 GradientBoosting losses hold a class count; "
+        "SGD's Cython losses (kept by SGDClassifier, Perceptron, PassiveAggressive) hold one threshold or epsilon",
         _names(_LOSS, "AbsoluteError", "ExponentialLoss", "HalfBinomialLoss", "HalfGammaLoss", "HalfMultinomialLoss",
                "HalfPoissonLoss", "HalfSquaredError", "HalfTweedieLoss", "HalfTweedieLossIdentity", "HuberLoss",
                "PinballLoss")
@@ -117,6 +118,8 @@ FAMILIES: dict[str, tuple[str, list[str]]] = {
                  "CyHalfTweedieLoss", "CyHalfTweedieLossIdentity", "CyHuberLoss", "CyPinballLoss")
         + _names("sklearn.ensemble._gb_losses", "LeastSquaresError", "LeastAbsoluteError", "HuberLossFunction",
                  "QuantileLossFunction", "BinomialDeviance", "MultinomialDeviance", "ExponentialLoss")
+        + _names("sklearn.linear_model._sgd_fast", "Hinge", "ModifiedHuber", "SquaredHinge", "EpsilonInsensitive",
+                 "SquaredEpsilonInsensitive", "Log", "SquaredLoss", "Huber")
         + ["sklearn.ensemble._hist_gradient_boosting.binning._BinMapper"],
     ),
     "fitted helpers": (
