@@ -310,6 +310,26 @@ def read_pickle(path: Path, trust: Iterable[str] = (), limits: Limits = Limits()
         raise refusal(refused_among(exc.names, trusted) or exc.names, path) from None
 
 
+MEMO_SCAN_MAX = 8 << 20  # plain pickles up to this size are scanned for memo bombs first
+_PUTS = frozenset({"PUT", "BINPUT", "LONG_BINPUT"})
+
+
+def memo_overreach(handle: BinaryIO) -> bool:
+    """A memo index far beyond the opcodes read so far. CPython grows its memo table up to the
+    index a PUT names, so ``LONG_BINPUT 2**27`` costs 2 GiB for 10 bytes; a pickler numbers its
+    memo entries in order, so a real index never runs ahead of the opcodes before it. Only small
+    files are scanned: for big ones the memory cap (4x the file plus headroom) is the bound."""
+    count = 0
+    try:
+        for opcode, arg, _ in pickletools.genops(handle):
+            count += 1
+            if opcode.name in _PUTS and int(arg) > count + 1024:
+                return True
+    except Exception:  # noqa: BLE001 - a stream genops cannot follow (joblib arrays) is judged by the unpickler
+        return False
+    return False
+
+
 class StreamInfo:
     """What the joblib reader must know to judge an array record before allocating it."""
 
@@ -327,6 +347,10 @@ def _read(path: Path, limits: Limits, load: Any, kind: str = "pickle") -> Any:
         if reason:
             raise InputRefused(reason, str(path))
         codec = sniff_compression(head)
+        if codec is None and size <= MEMO_SCAN_MAX:
+            if memo_overreach(raw):
+                raise InputRefused(f"{kind} names a memo slot far beyond its size (a memory bomb)", str(path))
+            raw.seek(0)
         stream: Any = open_stream(raw, codec)
         expected = size if codec is None else min(limits.max_size, int(size * limits.max_ratio))
         stream = Bounded(stream, size, limits if codec is not None else Limits(max(size, 1), float("inf")))
