@@ -7,27 +7,31 @@ Per model, in one run: the plain ``.skops`` size; a plain skops load + DEFLATE d
 ``pickle``; and whether skprune's smallest faithful standard-loadable output is no larger than
 the joblib file. Targets from the issue are checked at the end.
 
+``SKPRUNE_BASELINE=<checkout>`` also runs that checkout's ``--zip`` and ``best`` (the code the
+issue measured, e.g. a worktree of b776d13) and prints today's totals against it.
+
     python tests/benchmarks/bench_models.py [model ...]
 """
 
 from __future__ import annotations
 
 import lzma
+import os
 import pickle
 import sys
 import tempfile
 import warnings
-import zipfile
 from pathlib import Path
 
 import joblib
 import numpy as np
 import skops.io as sio
 
-from common import rel_error, report_json, size_mb, skprune, timed_python
+from common import rel_error, report_json, size_mb, skprune, timed_command, timed_python
 from models import BUILDERS, build
 
 TARGETS_MB = {"text_svd": 20, "random_forest": 5, "hist_gradient_boosting": 1.2, "nb_bigram": 2}
+BASELINE = os.environ.get("SKPRUNE_BASELINE")
 METHODS = ("predict", "predict_proba", "decision_function", "transform", "score_samples")
 
 
@@ -91,6 +95,14 @@ def measure(name: str, tmp: Path) -> dict:
             advice = report.get("format_advice")
             row["advice"] = advice["message"] if advice else ""
     row["smallest"] = min(faithful) if faithful else float("nan")
+    if BASELINE:
+        for label, flags in (("old_zip", ["--zip"]), ("old_best", ["--compression", "best"])):
+            out = tmp / f"{name}.{label}.skops"
+            run = timed_command([sys.executable, "-c", "import runpy; runpy.run_module('skprune_cli', run_name='__main__')",
+                                 "shrink", str(plain), "-o", str(out), *flags, *trust], cwd=tmp,
+                                env=os.environ | {"PYTHONPATH": BASELINE})
+            assert run.returncode == 0, run.stderr
+            row[label], row[f"{label}_s"] = size_mb(out), run.seconds
     return row
 
 
@@ -108,12 +120,19 @@ def main(names: list[str]) -> None:
                   f"    .pkl.xz best {r['pkl_xz']:7.3f} MB {r['pkl_xz_s']:6.1f} s | {r['pkl_xz_fidelity']}\n"
                   f"    smallest faithful {r['smallest']:.3f} MB vs joblib xz9 {r['joblib_xz9']:.3f}: "
                   f"{'ok' if r['smallest'] <= r['joblib_xz9'] else 'LARGER'}"
-                  + (f"\n    advice on --zip: {r['advice']}" if r["advice"] else ""), flush=True)
+                  + (f"\n    advice on --zip: {r['advice']}" if r["advice"] else "")
+                  + (f"\n    baseline: --zip {r['old_zip']:7.3f} MB {r['old_zip_s']:6.1f} s | "
+                     f"best {r['old_best']:7.3f} MB {r['old_best_s']:6.1f} s" if BASELINE else ""), flush=True)
     zip_total, best_total = sum(r["zip"] for r in rows), sum(r["best"] for r in rows)
     zip_s, best_s, floor_s = sum(r["zip_s"] for r in rows), sum(r["best_s"] for r in rows), sum(r["floor_s"] for r in rows)
     print(f"\ntotals: --zip {zip_total:.2f} MB in {zip_s:.0f} s; best {best_total:.2f} MB in {best_s:.0f} s "
           f"({best_s / zip_s:.2f}x the --zip time; worst model "
           f"{max(r['best_s'] / r['zip_s'] for r in rows):.2f}x); --zip time {zip_s / floor_s:.2f}x the plain round trip")
+    if BASELINE:
+        old_zip, old_best = sum(r["old_zip"] for r in rows), sum(r["old_best"] for r in rows)
+        print(f"baseline: --zip {old_zip:.2f} MB, best {old_best:.2f} MB; today --zip {zip_total / old_zip:.2f}x "
+              f"(target <= 0.65x), best {best_total / old_best:.2f}x (target <= 0.70x); "
+              f"smallest faithful total {sum(r['smallest'] for r in rows) / old_best:.2f}x the old best")
     print("targets (MB):")
     for r in rows:
         if r["name"] in TARGETS_MB:

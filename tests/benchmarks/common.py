@@ -32,9 +32,9 @@ def timed_python(code: str) -> Run:
     return Run(seconds, _peak(proc.stderr), proc.stdout, proc.stderr, proc.returncode)
 
 
-def timed_command(args: list[str]) -> Run:
+def timed_command(args: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> Run:
     proc_start = time.perf_counter()
-    proc = subprocess.run(["/usr/bin/time", "-v", *args], capture_output=True, text=True)
+    proc = subprocess.run(["/usr/bin/time", "-v", *args], capture_output=True, text=True, cwd=cwd, env=env)
     seconds = time.perf_counter() - proc_start
     return Run(seconds, _peak(proc.stderr), proc.stdout, proc.stderr, proc.returncode)
 
