@@ -81,7 +81,7 @@ class ObjectOptions:
     exclude: tuple[str, ...] = ()
     drop_training: bool = True
     drop_importances: bool = False
-    importance_tolerance: float = 5e-4
+    importance_tolerance: float = DEFAULT_TOLERANCE
 
 
 # a model whose castable arrays hold less than this is not worth a lossy cast: float16 would save at
@@ -129,7 +129,8 @@ class PruneOptions:
     def objects(self) -> ObjectOptions:
         return ObjectOptions(keep=self.keep, exclude=self.exclude, drop_training=self.drop_training,
                              drop_importances=self.drop_importances,
-                             importance_tolerance=self.tolerance * SEARCH_MARGIN)
+                             # no margin: the rounding measures feature_importances_ itself, exactly, not on probes
+                             importance_tolerance=self.tolerance)
 
     @property
     def effective_preset(self) -> str:

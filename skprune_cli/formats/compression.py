@@ -78,7 +78,9 @@ def lzma_filter(itemsize: int, strong: bool = False, preset: int = 6, size: int 
     if strong:
         spec["nice_len"] = 273
     if itemsize > 1:
-        align = min((itemsize & -itemsize).bit_length() - 1, 3)  # log2 of the largest power of 2 dividing it
+        # log2 of the largest power of 2 dividing it, at most 16 (LZMA's limit; lc + lp <= 4): a 48-byte
+        # tree record then has 16 position contexts, 3% smaller than 8 on a fully grown forest
+        align = min((itemsize & -itemsize).bit_length() - 1, 4)
         spec.update(lc=1 if itemsize == 2 else 0, lp=align, pb=align)
     return spec
 
