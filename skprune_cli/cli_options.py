@@ -12,29 +12,18 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-
-class Preset(str, enum.Enum):
-    auto = "auto"
-    exact = "exact"
-    float32 = "float32"
-    float16 = "float16"
+from .formats import OUTPUT_FORMATS
+from .options import COMPRESSION_NAMES, PRESET_NAMES
 
 
-class Compression(str, enum.Enum):
-    none = "none"
-    deflate = "deflate"
-    lzma = "lzma"
-    bzip2 = "bzip2"
-    best = "best"
+def _choices(name: str, values: tuple[str, ...]) -> Any:
+    """A str enum of the library's own list of ``values``, so ``--help`` lists each one."""
+    return enum.Enum(name, {v.replace(".", "_"): v for v in values}, type=str)
 
 
-class Format(str, enum.Enum):
-    skops = "skops"
-    pkl = "pkl"
-    pkl_gz = "pkl.gz"
-    pkl_xz = "pkl.xz"
-    pkl_bz2 = "pkl.bz2"
-    joblib = "joblib"
+Preset = _choices("Preset", PRESET_NAMES)
+Compression = _choices("Compression", COMPRESSION_NAMES)
+Format = _choices("Format", OUTPUT_FORMATS)
 
 
 def _flag(*names: str, help: str) -> Any:

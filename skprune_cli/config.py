@@ -16,14 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UsageError
+from .formats import OUTPUT_FORMATS
 from .options import COMPRESSION_NAMES, PRESET_NAMES
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
-
-FORMAT_NAMES = ("skops", "pkl", "pkl.gz", "pkl.xz", "pkl.bz2", "joblib")
 
 # key -> (the commands' parameter name, expected kind, allowed values)
 KEYS: dict[str, tuple[str, str, tuple[str, ...]]] = {
@@ -35,7 +34,7 @@ KEYS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "label-tolerance": ("label_tolerance", "float", ()),
     "compression": ("compression", "str", COMPRESSION_NAMES),
     "zip": ("zip_", "bool", ()),
-    "format": ("format_", "str", FORMAT_NAMES),
+    "format": ("format_", "str", OUTPUT_FORMATS),
     "trust": ("trust", "list", ()),
     "max-size": ("max_size", "str", ()),
     "max-ratio": ("max_ratio", "float", ()),

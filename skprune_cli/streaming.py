@@ -14,6 +14,8 @@ import json
 import queue
 import threading
 import zipfile
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -77,12 +79,24 @@ def forest_importance_bits(plan: StreamPlan, tolerance: float) -> tuple[int, flo
     ``feature_importances_`` (the mean of its trees' normalised importances) within ``tolerance``."""
     reference: np.ndarray | None = None
     rounded: np.ndarray | None = None
-    for _, tree in iter_trees(plan, "importances"):
-        if tree.node_count <= 1:
-            continue
-        exact, levels = rounded_importances(tree)
+    pending: deque[Future[tuple[np.ndarray, np.ndarray]]] = deque()
+
+    def add(done: Future[tuple[np.ndarray, np.ndarray]]) -> None:
+        nonlocal reference, rounded
+        exact, levels = done.result()
         reference = exact if reference is None else reference + exact
         rounded = levels if rounded is None else rounded + levels
+
+    # numpy's array passes release the GIL: trees are rounded on both cores while the next is read;
+    # at most two wait, so memory stays a few trees; sums in tree order, as one thread would add them
+    with ThreadPoolExecutor(2, thread_name_prefix="skprune-importances") as pool:
+        for _, tree in iter_trees(plan, "importances"):
+            if tree.node_count > 1:
+                pending.append(pool.submit(rounded_importances, tree))
+            while len(pending) > 2:
+                add(pending.popleft())
+        while pending:
+            add(pending.popleft())
     if reference is None or rounded is None:
         return None
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -35,7 +35,8 @@ PICKLE_SUFFIXES = {
     ".pkl.bz2": "bz2", ".pickle.bz2": "bz2",
 }
 PICKLE_BY_COMPRESSION = {"deflate": "gzip", "lzma": "xz", "bzip2": "bz2"}
-OUTPUT_SUFFIXES = ".skops, .pkl, .pkl.gz, .pkl.xz, .pkl.bz2 or .joblib"
+OUTPUT_FORMATS = ("skops", "pkl", "pkl.gz", "pkl.xz", "pkl.bz2", "joblib")
+OUTPUT_SUFFIXES = ", ".join(f".{f}" for f in OUTPUT_FORMATS[:-1]) + f" or .{OUTPUT_FORMATS[-1]}"
 
 
 @dataclass(frozen=True)
