@@ -134,11 +134,25 @@ def test_grid_round_is_an_absolute_grid_exact_in_float32():
     for bits in (10, 13):
         step = grid_step(values, bits)
         rounded = grid_round(values, bits)
-        assert np.abs(rounded - values).max() <= step / 2
+        assert np.abs(rounded - values).max() < step
         assert np.array_equal(np.round(rounded / step), rounded / step)
         stored = Rung(np.dtype(np.float32), grid=bits).apply(values)
         assert stored.dtype == np.float32 and np.array_equal(stored.astype(np.float64), rounded)
     assert np.array_equal(grid_round(np.array([np.nan, np.inf, 1.0]), 4)[:2], [np.nan, np.inf], equal_nan=True)
+
+
+def test_grid_round_keeps_the_sum_of_tails_below_half_a_step():
+    """Thousands of same-signed entries below half a step (an SVD component's tail) must not all become 0:
+    a document touching many of them would sum that loss into its output."""
+    values = np.full((200, 1000), 3e-4)
+    values[0, 0] = 1.0
+    step = grid_step(values, 10)
+    assert 3e-4 < step / 2
+    rounded = grid_round(values, 10)
+    assert abs(rounded.sum() / values.sum() - 1) < 0.01  # rounding to nearest: 1 / 61 of the sum left
+    assert np.array_equal(rounded, grid_round(values, 10))  # the same file every time
+    fortran = np.asfortranarray(values)
+    assert grid_round(fortran, 10).flags.f_contiguous  # the layout the model had (it compresses differently)
 
 
 def test_text_svd_takes_a_grid_rung_and_stays_within_tolerance_on_held_out_documents():
