@@ -103,7 +103,10 @@ def grid_round(values: np.ndarray, bits: int, seed: int = 0) -> np.ndarray:
     with np.errstate(invalid="ignore"):
         for start in range(0, flat.size, block):
             part = flat[start : start + block]
-            rounded = np.floor(part / step + rng.random(part.size)) * step
+            rounded = np.multiply(part, 1.0 / step, dtype=np.float64)  # a power of two: exact
+            rounded += rng.random(part.size, dtype=np.float32)
+            np.floor(rounded, out=rounded)
+            rounded *= step
             keep = ~np.isfinite(part)
             rounded[keep] = part[keep]
             out_flat[start : start + block] = rounded
