@@ -77,10 +77,13 @@ def floor_round(values: np.ndarray, keep: int, floor_bits: int) -> np.ndarray:
 
 def grid_step(values: np.ndarray, bits: int) -> float:
     """The power-of-two step of a ``bits``-bit grid over ``[-max|x|, max|x|]`` (0 when all zero)."""
-    finite = np.abs(values[np.isfinite(values)])
-    if finite.size == 0 or finite.max() == 0:
+    largest = max(float(values.max(initial=0.0)), -float(values.min(initial=0.0))) if values.size else 0.0
+    if not np.isfinite(largest):  # NaN or inf somewhere: the finite values set the range (slower)
+        finite = np.abs(values[np.isfinite(values)])
+        largest = float(finite.max(initial=0.0))
+    if largest == 0:
         return 0.0
-    return float(2.0 ** (np.ceil(np.log2(float(finite.max()))) - bits))
+    return float(2.0 ** (np.ceil(np.log2(largest)) - bits))
 
 
 def grid_round(values: np.ndarray, bits: int, seed: int = 0) -> np.ndarray:
