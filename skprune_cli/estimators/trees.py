@@ -88,8 +88,8 @@ def _importances(source: Any) -> np.ndarray:
 class _Fields:
     """A tree's importance fields before rounding, and each node's weight relative to the root."""
 
-    def __init__(self, tree: Tree) -> None:
-        self.nodes = tree.__getstate__()["nodes"]
+    def __init__(self, nodes: np.ndarray) -> None:
+        self.nodes = nodes  # a Tree's own records (``__getstate__()["nodes"]`` is a view): rounding edits the tree
         self.impurity = self.nodes["impurity"].copy()
         self.weights = self.nodes["weighted_n_node_samples"].copy()
         self.counts = self.nodes["n_node_samples"].copy()
@@ -127,7 +127,7 @@ def round_importances(source: Any, trees: list[Tree], tolerance: float, summary:
         for tree in trees:
             round_importances(tree, [tree], tolerance, summary)
         return
-    fields = [_Fields(t) for t in trees]
+    fields = [_Fields(t.__getstate__()["nodes"]) for t in trees]
 
     def error_at(bits: int) -> float:
         for f in fields:

@@ -169,6 +169,7 @@ class Policy:
 
     mode: str  # none | deflate | bzip2 | lzma | best | auto (--zip)
     estimate: bool = False
+    fast_preset: int = FAST_PRESET  # auto's LZMA preset for big members
     # best: members of one dtype (a forest's node arrays) compress alike; once a sample of that
     # dtype chose a method, the rest of that dtype skip the sampling
     decided: dict[str, list[str]] = field(default_factory=dict)
@@ -189,7 +190,7 @@ class Policy:
             method, preset, strong = self._best_method(view, itemsize, f"{dtype}:{size_class}")
         elif self.mode == "auto":
             big = len(view) >= FAST_MIN and (dtype is not None or name == "schema.json")
-            method, preset = ("lzma", FAST_PRESET) if big else ("deflate", 6)
+            method, preset = ("lzma", self.fast_preset) if big else ("deflate", 6)
             if self.estimate and big:
                 self._estimate(name, view, itemsize, str(dtype), method)
         else:
@@ -244,7 +245,7 @@ class Policy:
             if len(seen) >= ESTIMATE_PER_KIND:
                 return
         sample = _sample(view, ESTIMATE_SAMPLE)
-        used = compressed_size(method, sample, itemsize, preset=FAST_PRESET if method == "lzma" else 6)
+        used = compressed_size(method, sample, itemsize, preset=self.fast_preset if method == "lzma" else 6)
         best = min(used, *(compressed_size(m, sample, itemsize, strong=True) for m in ("bzip2", "lzma")))
         with self._lock:
             seen.append(best / max(used, 1))

@@ -19,15 +19,14 @@ from __future__ import annotations
 
 import copy
 import io
-import json
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
 
-from ..errors import FidelityError, InputRefused
+from ..errors import InputRefused
 from ..paths import join, matches
 from ..progress import reporter, step
 from .archive import Limits, check_archive, check_references, npy_header, read_checked_schema
@@ -236,6 +235,39 @@ def read_tree(archive: zipfile.ZipFile, tree: TreeRef, source: str) -> Any:
     except Exception as exc:  # noqa: BLE001
         raise InputRefused(f"malformed tree at {tree.path} ({type(exc).__name__}: {exc})", source) from None
     return built
+
+
+def read_nodes(archive: zipfile.ZipFile, tree: TreeRef, source: str) -> tuple[np.ndarray, int]:
+    """Only a tree's node records and its input width, checked: all the importances pass needs.
+
+    The values (often as big as the nodes) are neither read nor rebuilt into a ``Tree``; the
+    second pass reads and checks the whole tree again before anything is written.
+    """
+    from .tree_checks import TreeError, check_tree_arrays
+
+    try:
+        n_features = int(tree.node["__reduce__"]["args"]["content"][0]["content"])
+        count = int(_state(tree.node)["node_count"]["content"])
+        nodes = np.load(io.BytesIO(archive.read(tree.nodes_file)), allow_pickle=False)
+        values_shape, _, _ = npy_header(archive, tree.values_file)
+        if nodes.ndim != 1 or len(values_shape) != 3:
+            raise TreeError(f"nodes of shape {nodes.shape}, values of shape {values_shape}")
+        check_tree_arrays(nodes, values_shape, count, n_features, values_shape[1], values_shape[2])
+        missing = {"impurity", "weighted_n_node_samples", "n_node_samples"} - set(nodes.dtype.names or ())
+        if missing:
+            raise TreeError(f"nodes lack {', '.join(sorted(missing))}")
+    except TreeError as exc:
+        raise InputRefused(f"malformed tree at {tree.path}: {exc}; refusing it even when trusted", source) from None
+    except Exception as exc:  # noqa: BLE001
+        raise InputRefused(f"malformed tree at {tree.path} ({type(exc).__name__}: {exc})", source) from None
+    return nodes, n_features
+
+
+def iter_nodes(plan: StreamPlan, label: str) -> Iterator[tuple[TreeRef, np.ndarray, int]]:
+    with zipfile.ZipFile(plan.source) as archive, step(label, len(plan.trees)):
+        for tree in plan.trees:
+            yield tree, *read_nodes(archive, tree, str(plan.source))
+            reporter().advance(1)
 
 
 def iter_trees(plan: StreamPlan, label: str) -> Iterator[tuple[TreeRef, Any]]:
