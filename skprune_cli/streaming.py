@@ -80,7 +80,7 @@ def rounded_importances(nodes: np.ndarray, n_features: int) -> tuple[np.ndarray,
     return exact, np.array(levels)
 
 
-def forest_importance_bits(plan: StreamPlan, tolerance: float) -> tuple[int, float] | None:
+def forest_importance_bits(plan: StreamPlan, tolerance: float, width: int | None) -> tuple[int, float] | None:
     """First pass: the fewest mantissa bits for impurity and node weights that keep the forest's
     ``feature_importances_`` (the mean of its trees' normalised importances) within ``tolerance``."""
     reference: np.ndarray | None = None
@@ -96,7 +96,7 @@ def forest_importance_bits(plan: StreamPlan, tolerance: float) -> tuple[int, flo
     # numpy's array passes release the GIL: trees are rounded on both cores while the next is read;
     # at most two wait, so memory stays a few trees; sums in tree order, as one thread would add them
     with ThreadPoolExecutor(2, thread_name_prefix="skprune-importances") as pool:
-        for _, nodes, n_features in iter_nodes(plan, "importances"):
+        for _, nodes, n_features in iter_nodes(plan, "importances", width):
             if len(nodes) > 1:
                 pending.append(pool.submit(rounded_importances, nodes, n_features))
             while len(pending) > 2:
@@ -255,7 +255,9 @@ def write_streamed(plan: StreamPlan, light: Any, options: PruneOptions, inputs: 
 
     summary = TreeSummary()
     per_forest = hasattr(type(light), "feature_importances_") and not options.drop_importances
-    chosen = forest_importance_bits(plan, options.objects().importance_tolerance) if per_forest else None
+    width = getattr(light, "n_features_in_", None)  # every tree reads the forest's inputs
+    chosen = forest_importance_bits(plan, options.objects().importance_tolerance,
+                                    width if isinstance(width, int) else None) if per_forest else None
     if chosen is not None:
         summary.importance_bits.append(chosen[0])
         summary.worst_importance_error = chosen[1]

@@ -266,6 +266,29 @@ def test_streaming_refuses_a_crafted_tree_and_writes_nothing(tmp_path, monkeypat
         shrink(crafted, tmp_path / "lite2.skops", stream=True)
 
 
+def test_streaming_refuses_a_tree_declaring_another_input_width(tmp_path, monkeypatch, runner):
+    """A tree claiming 10^12 input columns would make the importances pass allocate terabytes."""
+    source, crafted = tmp_path / "model.skops", tmp_path / "crafted.skops"
+    sio.dump(fitted("random_forest"), source)
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(crafted, "w") as new:
+        for info in old.infolist():
+            data = old.read(info.filename)
+            if info.filename == "schema.json":
+                schema = json.loads(data)
+                victim = stream_trees.find_trees(schema)[1].node
+                victim["__reduce__"]["args"]["content"][0]["content"] = str(10**12)
+                data = json.dumps(schema).encode()
+            new.writestr(info, data)
+    monkeypatch.setattr(stream_trees, "STREAM_MIN_BYTES", 0)
+    monkeypatch.setattr(stream_trees, "TREE_SHARE", 0.3)
+    out = tmp_path / "lite.skops"
+    result = runner.invoke(app, ["shrink", str(crafted), "-o", str(out), "--zip"])
+    assert result.exit_code == 3, result.stderr
+    line, = result.stderr.strip().splitlines()
+    assert "estimators_.1.tree_" in line and "input features" in line
+    assert not out.exists() and not list(tmp_path.glob("*.skprune-tmp"))
+
+
 def test_stream_verification_catches_a_changed_leaf(tmp_path, monkeypatch):
     """If a transform ever changed a leaf, the per-tree comparison stops before anything is written."""
     from skprune_cli import streaming

@@ -237,7 +237,10 @@ def read_tree(archive: zipfile.ZipFile, tree: TreeRef, source: str) -> Any:
     return built
 
 
-def read_nodes(archive: zipfile.ZipFile, tree: TreeRef, source: str) -> tuple[np.ndarray, int]:
+MAX_WIDTH = 1 << 24  # input columns a streamed tree may declare when the forest does not say (a bincount's length)
+
+
+def read_nodes(archive: zipfile.ZipFile, tree: TreeRef, source: str, width: int | None = None) -> tuple[np.ndarray, int]:
     """Only a tree's node records and its input width, checked: all the importances pass needs.
 
     The values (often as big as the nodes) are neither read nor rebuilt into a ``Tree``; the
@@ -247,6 +250,8 @@ def read_nodes(archive: zipfile.ZipFile, tree: TreeRef, source: str) -> tuple[np
 
     try:
         n_features = int(tree.node["__reduce__"]["args"]["content"][0]["content"])
+        if n_features != (width if width is not None else n_features) or not 0 < n_features <= MAX_WIDTH:
+            raise TreeError(f"the tree declares {n_features} input features, the forest {width}")
         count = int(_state(tree.node)["node_count"]["content"])
         nodes = np.load(io.BytesIO(archive.read(tree.nodes_file)), allow_pickle=False)
         values_shape, _, _ = npy_header(archive, tree.values_file)
@@ -263,10 +268,10 @@ def read_nodes(archive: zipfile.ZipFile, tree: TreeRef, source: str) -> tuple[np
     return nodes, n_features
 
 
-def iter_nodes(plan: StreamPlan, label: str) -> Iterator[tuple[TreeRef, np.ndarray, int]]:
+def iter_nodes(plan: StreamPlan, label: str, width: int | None = None) -> Iterator[tuple[TreeRef, np.ndarray, int]]:
     with zipfile.ZipFile(plan.source) as archive, step(label, len(plan.trees)):
         for tree in plan.trees:
-            yield tree, *read_nodes(archive, tree, str(plan.source))
+            yield tree, *read_nodes(archive, tree, str(plan.source), width)
             reporter().advance(1)
 
 
