@@ -17,6 +17,7 @@ chosen exactly as in memory (the fewest bits within the tolerance).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import io
 import zipfile
@@ -219,21 +220,30 @@ def load_light(plan: StreamPlan, trust: tuple[str, ...]) -> Any:
             raise InputRefused(f"could not rebuild the model ({type(exc).__name__}: {exc})", source) from None
 
 
+@contextlib.contextmanager
+def _refusing(tree: TreeRef, source: str) -> Iterator[None]:
+    """Anything wrong while reading ``tree`` becomes one refusal naming it (both passes read trees)."""
+    from .tree_checks import TreeError
+
+    try:
+        yield
+    except TreeError as exc:
+        raise InputRefused(f"malformed tree at {tree.path}: {exc}; refusing it even when trusted", source) from None
+    except Exception as exc:  # noqa: BLE001
+        raise InputRefused(f"malformed tree at {tree.path} ({type(exc).__name__}: {exc})", source) from None
+
+
 def read_tree(archive: zipfile.ZipFile, tree: TreeRef, source: str) -> Any:
     """One tree from the input archive, its nodes checked before anything computes on them."""
     from skops.io._audit import get_tree
     from skops.io._utils import LoadContext
 
-    from .tree_checks import TreeError, check_tree
+    from .tree_checks import check_tree
 
-    try:
+    with _refusing(tree, source):
         context = LoadContext(src=_Members(archive), protocol=0)  # type: ignore[arg-type]
         built = get_tree(tree.node, context, trusted=["sklearn.tree._tree.Tree"]).construct()
         check_tree(built)
-    except TreeError as exc:
-        raise InputRefused(f"malformed tree at {tree.path}: {exc}; refusing it even when trusted", source) from None
-    except Exception as exc:  # noqa: BLE001
-        raise InputRefused(f"malformed tree at {tree.path} ({type(exc).__name__}: {exc})", source) from None
     return built
 
 
@@ -248,9 +258,9 @@ def read_nodes(archive: zipfile.ZipFile, tree: TreeRef, source: str, width: int 
     """
     from .tree_checks import TreeError, check_tree_arrays
 
-    try:
+    with _refusing(tree, source):
         n_features = int(tree.node["__reduce__"]["args"]["content"][0]["content"])
-        if n_features != (width if width is not None else n_features) or not 0 < n_features <= MAX_WIDTH:
+        if (width is not None and n_features != width) or not 0 < n_features <= MAX_WIDTH:
             raise TreeError(f"the tree declares {n_features} input features, the forest {width}")
         count = int(_state(tree.node)["node_count"]["content"])
         nodes = np.load(io.BytesIO(archive.read(tree.nodes_file)), allow_pickle=False)
@@ -261,10 +271,6 @@ def read_nodes(archive: zipfile.ZipFile, tree: TreeRef, source: str, width: int 
         missing = {"impurity", "weighted_n_node_samples", "n_node_samples"} - set(nodes.dtype.names or ())
         if missing:
             raise TreeError(f"nodes lack {', '.join(sorted(missing))}")
-    except TreeError as exc:
-        raise InputRefused(f"malformed tree at {tree.path}: {exc}; refusing it even when trusted", source) from None
-    except Exception as exc:  # noqa: BLE001
-        raise InputRefused(f"malformed tree at {tree.path} ({type(exc).__name__}: {exc})", source) from None
     return nodes, n_features
 
 

@@ -10,20 +10,17 @@ fix is to run skprune where the model is served, with its scikit-learn.
 
 from __future__ import annotations
 
-import bz2
 import contextlib
-import gzip
 import importlib
-import lzma
 import re
 import warnings
 import zipfile
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
 from ..errors import InputRefused
+from .pickle_io import open_stream, sniff_compression
 
 _VERSION_KEY = re.compile(rb"_sklearn_version.{0,200}?(\d+\.\d+(?:\.\d+)?(?:\.?(?:post|dev|rc|a|b)\d*)?)(?![\d.])",
                           re.DOTALL)
@@ -129,20 +126,12 @@ def saved_versions(path: Path) -> set[str]:
 
 def _stream(path: Path) -> bytes:
     with open(path, "rb") as handle:
-        head = handle.read(6)
+        head = handle.read(8)
     if head.startswith(b"PK"):
         with zipfile.ZipFile(path) as archive:
             info = archive.getinfo("schema.json")
             if info.file_size > _SCAN_LIMIT:
                 return b""
             return archive.read(info)
-    if head[:1] == b"\x78":  # joblib's zlib compression
-        with open(path, "rb") as handle:
-            return zlib.decompressobj().decompress(handle.read(_SCAN_LIMIT), _SCAN_LIMIT)
-    opener = {b"\x1f\x8b": gzip.open, b"\xfd7zXZ": lzma.open, b"BZh": bz2.open, b"\x5d\x00\x00": lzma.open}
-    for magic, open_ in opener.items():
-        if head.startswith(magic):
-            with open_(path, "rb") as stream:
-                return stream.read(_SCAN_LIMIT)
-    with open(path, "rb") as handle:
-        return handle.read(_SCAN_LIMIT)
+    with open(path, "rb") as handle:  # the codecs the pickle reader knows, sniffed the same way
+        return open_stream(handle, sniff_compression(head)).read(_SCAN_LIMIT)
