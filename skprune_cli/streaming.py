@@ -22,7 +22,8 @@ from typing import Any, Iterable
 import numpy as np
 
 from .errors import FidelityError
-from .estimators.trees import IMPORTANCE_BITS, TreeSummary, _Fields, _importance_error, round_importances, transform_tree
+from .estimators.trees import (IMPORTANCE_LEVELS, TreeSummary, _Fields, _importance_error, describe_importances,
+                               round_importances, transform_tree)
 from .formats import Target, load_command
 from .formats.atomic import atomic_write
 from .formats.compression import Policy
@@ -36,7 +37,7 @@ from .report import FileInfo, ShrinkReport, Transformed
 
 
 def rounded_importances(nodes: np.ndarray, n_features: int) -> tuple[np.ndarray, np.ndarray]:
-    """A tree's normalised importances exactly, and at every precision of ``IMPORTANCE_BITS``.
+    """A tree's normalised importances exactly, and at every precision of ``IMPORTANCE_LEVELS``.
 
     The rounding is ``_Fields.round``'s (``bitround``: nearest, ties to even, ``bits`` minus the
     node's lightness mantissa bits) done on ``frexp`` mantissas, so each precision costs three
@@ -73,14 +74,14 @@ def rounded_importances(nodes: np.ndarray, n_features: int) -> tuple[np.ndarray,
 
     exact = importances(impurity, weights)
     levels = []
-    for bits in IMPORTANCE_BITS:
-        keep = np.clip(bits - lighter, 0, 52)
-        levels.append(importances(rounded(impurity, impurity_m, impurity_e, keep),
-                                  rounded(weights, weight_m, weight_e, keep)))
+    for impurity_bits, weight_bits in IMPORTANCE_LEVELS:
+        levels.append(importances(rounded(impurity, impurity_m, impurity_e, np.clip(impurity_bits - lighter, 0, 52)),
+                                  rounded(weights, weight_m, weight_e, np.clip(weight_bits - lighter, 0, 52))))
     return exact, np.array(levels)
 
 
-def forest_importance_bits(plan: StreamPlan, tolerance: float, width: int | None) -> tuple[int, float] | None:
+def forest_importance_bits(plan: StreamPlan, tolerance: float,
+                           width: int | None) -> tuple[tuple[int, int], float] | None:
     """First pass: the fewest mantissa bits for impurity and node weights that keep the forest's
     ``feature_importances_`` (the mean of its trees' normalised importances) within ``tolerance``."""
     reference: np.ndarray | None = None
@@ -107,10 +108,10 @@ def forest_importance_bits(plan: StreamPlan, tolerance: float, width: int | None
         return None
     with np.errstate(invalid="ignore", divide="ignore"):
         reference = reference / reference.sum()
-        for bits, total in zip(IMPORTANCE_BITS, rounded):
+        for level, total in zip(IMPORTANCE_LEVELS, rounded):
             error = _importance_error(reference, total / total.sum())
             if error <= tolerance:
-                return bits, error
+                return level, error
     return None
 
 
@@ -272,7 +273,7 @@ def write_streamed(plan: StreamPlan, light: Any, options: PruneOptions, inputs: 
             if chosen is not None and tree.node_count > 1:
                 fields = _Fields(tree.__getstate__()["nodes"])
                 fields.round(chosen[0])
-                fields.finish(chosen[0])
+                fields.finish()
             elif not options.drop_importances and not per_forest:
                 round_importances(tree, [tree], options.objects().importance_tolerance, summary)
             verify_tree(original, tree, probe_rows(original, extra, rng), ref.path)
@@ -313,10 +314,7 @@ def shrink_streamed(plan: StreamPlan, output: Path, target: Target, options: Pru
     with atomic_write(output, force) as handle, step("writing", None):
         summary, trusted = write_streamed(plan, light, options, inputs, handle, policy)
     transformed = [t for t in result.transformed if t.effect != "tree-exact"]
-    bits = (f"impurity and node weights at {min(summary.importance_bits)}-{max(summary.importance_bits)} mantissa "
-            f"bits (feature_importances_ within {summary.worst_importance_error:.1e})" if summary.importance_bits else
-            "impurity and node weights zeroed (--drop-importances)" if options.drop_importances else
-            "impurity and node weights kept")
+    bits = describe_importances(summary, options.drop_importances)
     transformed.append(Transformed(
         "estimators_.*.tree_", "Tree", "tree-exact",
         f"{summary.trees} trees, {summary.nodes} nodes, streamed one at a time: thresholds on the float32 grid, "

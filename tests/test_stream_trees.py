@@ -312,14 +312,14 @@ def test_stream_verification_catches_a_changed_leaf(tmp_path, monkeypatch):
 
 def test_first_pass_rounds_and_sums_like_the_tree_itself():
     """The streamed first pass computes importances without rewriting the tree: same numbers."""
-    from skprune_cli.estimators.trees import IMPORTANCE_BITS, _Fields
+    from skprune_cli.estimators.trees import IMPORTANCE_LEVELS, _Fields
     from skprune_cli.streaming import rounded_importances
 
     for tree in trees_of(fitted("random_forest"))[:3] + trees_of(fitted("extra_trees_2_outputs"))[:2]:
         exact, levels = rounded_importances(tree.__getstate__()["nodes"].copy(), tree.n_features)
         np.testing.assert_allclose(exact, tree.compute_feature_importances(), rtol=1e-12, atol=1e-15)
         fields = _Fields(tree.__getstate__()["nodes"])
-        for bits, level in zip(IMPORTANCE_BITS, levels):
+        for bits, level in zip(IMPORTANCE_LEVELS, levels):
             fields.round(bits)  # bitround on the tree's own records
             np.testing.assert_allclose(level, tree.compute_feature_importances(), rtol=1e-12, atol=1e-15)
         fields.restore()

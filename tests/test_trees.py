@@ -158,3 +158,20 @@ def test_hist_gradient_boosting_internal_values_and_gains():
         assert not nodes["value"][nodes["is_leaf"] == 0].any() and not nodes["gain"].any()
     probe = np.concatenate([X, rng.normal(size=(200, 6)) * X.std(axis=0)])
     assert np.array_equal(model.predict(probe), result.model.predict(probe))
+
+
+def test_sample_counts_stay_readable_and_weights_may_drop_a_bit():
+    """``n_node_samples`` is display only: the root's count within 1%, every count within 1.5x, never 0."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    model = RandomForestClassifier(n_estimators=20, random_state=0).fit(np.tile(X, (8, 1)), np.tile(y_cls, 8))
+    before = [t.n_node_samples.copy() for t in trees_of(model)]
+    result = prune_model(copy.deepcopy(model), PruneOptions(preset="exact"))
+    detail = next(t.detail for t in result.transformed if t.effect == "tree-exact")
+    assert "impurity at " in detail and "node weights at " in detail, detail
+    for old, tree in zip(before, trees_of(result.model)):
+        new = tree.n_node_samples
+        assert abs(new[0] - old[0]) <= 0.01 * old[0]
+        assert (new > 0).all() and (np.maximum(new / old, old / new) <= 1.5).all()
+    ref, new = model.feature_importances_, result.model.feature_importances_
+    assert np.abs(new - ref).max() <= 1e-3 * np.abs(ref).max()

@@ -17,7 +17,7 @@ from ..walk import Graph, array_nbytes, graph, walk
 from .attributes import apply_attribute_knowledge
 from .hist_trees import PredictorSummary, transform_predictor
 from .registry import droppable, object_effect
-from .trees import Tree, TreeSummary, round_importances, transform_tree
+from .trees import Tree, TreeSummary, describe_importances, round_importances, transform_tree
 
 
 def attribute_bytes(value: Any) -> int:
@@ -83,10 +83,7 @@ def transform_objects(found: Graph, options: ObjectOptions) -> list[Transformed]
     tree_paths = [p for p, _ in tree_objects]
     out: list[Transformed] = []
     if trees.trees:
-        bits = (f"impurity and node weights at {min(trees.importance_bits)}-{max(trees.importance_bits)} mantissa bits "
-                f"(feature_importances_ within {trees.worst_importance_error:.1e})" if trees.importance_bits else
-                "impurity and node weights zeroed (--drop-importances)" if options.drop_importances else
-                "impurity and node weights kept")
+        bits = describe_importances(trees, options.drop_importances)
         detail = (f"{trees.trees} trees, {trees.nodes} nodes: thresholds on the float32 grid, "
                   f"{trees.internal_values_zeroed} internal values zeroed, {bits}")
         out.append(Transformed(_common(tree_paths), "Tree", "tree-exact", detail, reasons["tree-exact"]))

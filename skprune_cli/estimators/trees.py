@@ -11,11 +11,18 @@ own, so nothing is cast; values are changed where no prediction can notice:
   show 0 for internal nodes);
 - the 7 padding bytes after ``missing_go_to_left`` become 0 (they hold
   whatever memory the tree was built in);
-- ``impurity``, ``weighted_n_node_samples`` and ``n_node_samples`` keep only
-  as many mantissa bits as ``feature_importances_`` needs to stay within the
-  importance tolerance (or become 0 with ``drop_importances``). A node's
-  share of the importances shrinks with its weight, so a node holding
-  1/2^d of the root's weight keeps d bits fewer.
+- ``impurity`` and ``weighted_n_node_samples`` keep only as many mantissa
+  bits as ``feature_importances_`` needs to stay within the importance
+  tolerance (or become 0 with ``drop_importances``). A node's share of the
+  importances shrinks with its weight, so a node holding 1/2^d of the root's
+  weight keeps d bits fewer. The weights may keep one bit fewer than the
+  impurity (``IMPORTANCE_LEVELS``): on a fully grown forest that alone is
+  1.7% smaller at the same error;
+- ``n_node_samples`` feeds no prediction and no importance (scikit-learn 1.3+
+  reads it only when fitting and in ``export_text``/``plot_tree``): it keeps
+  ``COUNT_BITS`` mantissa bits at the root, one fewer per halving of the
+  weight, so the root's count stays within 1% and deep nodes show the nearest
+  power of two (4% smaller than at the weights' precision).
 """
 
 from __future__ import annotations
@@ -29,7 +36,11 @@ from sklearn.tree._tree import Tree
 from ..rounding import bitround
 
 TREE_LEAF = -1
-IMPORTANCE_BITS = (4, 6, 8, 9, 10, 11, 12, 13, 14, 16, 20, 26, 52)
+# (impurity bits, weight bits), coarsest first; each half-step rounds the weights one bit coarser
+IMPORTANCE_LEVELS: tuple[tuple[int, int], ...] = (
+    (4, 4), (6, 6), (8, 8), (9, 8), (9, 9), (10, 9), (10, 10), (11, 10), (11, 11), (12, 11), (12, 12),
+    (13, 12), (13, 13), (14, 13), (14, 14), (16, 16), (20, 20), (26, 26), (52, 52))
+COUNT_BITS = 6  # 2**-7 < 1%
 
 
 @dataclass
@@ -37,7 +48,7 @@ class TreeSummary:
     trees: int = 0
     nodes: int = 0
     internal_values_zeroed: int = 0
-    importance_bits: list[int] = field(default_factory=list)
+    importance_bits: list[tuple[int, int]] = field(default_factory=list)  # IMPORTANCE_LEVELS entries
     worst_importance_error: float = 0.0
 
 
@@ -97,13 +108,15 @@ class _Fields:
         with np.errstate(divide="ignore"):
             self.lighter = np.floor(np.log2(root / np.maximum(self.weights, root * 2.0**-52))).astype(np.int64)
 
-    def round(self, bits: int) -> None:
-        keep = np.clip(bits - self.lighter, 0, 52)
-        self.nodes["impurity"] = bitround(self.impurity, keep)
-        self.nodes["weighted_n_node_samples"] = bitround(self.weights, keep)
+    def keep(self, bits: int) -> np.ndarray:
+        return np.clip(bits - self.lighter, 0, 52)
 
-    def finish(self, bits: int) -> None:
-        keep = np.clip(bits - self.lighter, 0, 52)
+    def round(self, level: tuple[int, int]) -> None:
+        self.nodes["impurity"] = bitround(self.impurity, self.keep(level[0]))
+        self.nodes["weighted_n_node_samples"] = bitround(self.weights, self.keep(level[1]))
+
+    def finish(self) -> None:
+        keep = self.keep(COUNT_BITS)
         self.nodes["n_node_samples"] = np.round(bitround(self.counts.astype(np.float64), keep)).astype(self.counts.dtype)
 
     def restore(self) -> None:
@@ -129,31 +142,31 @@ def round_importances(source: Any, trees: list[Tree], tolerance: float, summary:
         return
     fields = [_Fields(t.__getstate__()["nodes"]) for t in trees]
 
-    def error_at(bits: int) -> float:
+    def error_at(level: tuple[int, int]) -> float:
         for f in fields:
-            f.round(bits)
+            f.round(level)
         return _importance_error(reference, _importances(source))
 
     # fewer bits, larger error: bisect the ladder instead of walking it
-    low, high = 0, len(IMPORTANCE_BITS) - 1
-    best: tuple[int, float] | None = None
+    low, high = 0, len(IMPORTANCE_LEVELS) - 1
+    best: tuple[tuple[int, int], float] | None = None
     while low <= high:
         middle = (low + high) // 2
-        error = error_at(IMPORTANCE_BITS[middle])
+        error = error_at(IMPORTANCE_LEVELS[middle])
         if error <= tolerance:
-            best, high = (IMPORTANCE_BITS[middle], error), middle - 1
+            best, high = (IMPORTANCE_LEVELS[middle], error), middle - 1
         else:
             low = middle + 1
     if best is None:
         for f in fields:
             f.restore()
         return
-    bits, error = best
-    if error_at(bits) != error:  # leave the fields at the chosen precision
+    level, error = best
+    if error_at(level) != error:  # leave the fields at the chosen precision
         error = _importance_error(reference, _importances(source))
     for f in fields:
-        f.finish(bits)
-    summary.importance_bits.append(bits)
+        f.finish()
+    summary.importance_bits.append(level)
     summary.worst_importance_error = max(summary.worst_importance_error, error)
 
 
@@ -171,3 +184,19 @@ def transform_tree(tree: Tree, summary: TreeSummary, drop_importances: bool) -> 
     summary.trees += 1
     summary.nodes += int(tree.node_count)
     summary.internal_values_zeroed += int(values[inner].size)
+
+
+def describe_importances(summary: TreeSummary, drop_importances: bool) -> str:
+    """The report's words for what happened to the importance fields."""
+    if summary.importance_bits:
+        impurity = sorted({level[0] for level in summary.importance_bits})
+        weights = sorted({level[1] for level in summary.importance_bits})
+        return (f"impurity at {_span(impurity)} and node weights at {_span(weights)} mantissa bits "
+                f"(feature_importances_ within {summary.worst_importance_error:.1e})")
+    if drop_importances:
+        return "impurity and node weights zeroed (--drop-importances)"
+    return "impurity and node weights kept"
+
+
+def _span(bits: list[int]) -> str:
+    return f"{bits[0]}" if len(bits) == 1 else f"{bits[0]}-{bits[-1]}"
