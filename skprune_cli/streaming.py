@@ -252,7 +252,7 @@ def write_streamed(plan: StreamPlan, light: Any, options: PruneOptions, inputs: 
     import skops
     from skops.io._utils import SaveContext, get_state
 
-    from .formats.skops_io import _PolicyZip, audit_schema
+    from .formats.skops_io import CompactNames, _PolicyZip, audit_schema
 
     summary = TreeSummary()
     per_forest = hasattr(type(light), "feature_importances_") and not options.drop_importances
@@ -291,10 +291,11 @@ def write_streamed(plan: StreamPlan, light: Any, options: PruneOptions, inputs: 
             raise FidelityError("the model's trees changed places while pruning (a bug: please report it)")
         state["protocol"] = context.protocol
         state["_skops_version"] = skops.__version__
-        needed = set(_files(state))
+        needed, compact = set(_files(state)), CompactNames(short_names=False)  # tree members are named already
         for name, data in buffered.members.items():
-            if name in needed:
+            if name in needed and compact.member(name, data) is not None:
                 members.writestr(name, data)
+        compact.rename(state)
         members.writestr("schema.json", json.dumps(state, separators=(",", ":")).encode("utf-8"))
     return summary, audit_schema(state)
 

@@ -84,9 +84,9 @@ def test_parallel_writer_keeps_member_order_and_content(tmp_path):
     reference, ours = tmp_path / "r.skops", tmp_path / "o.skops"
     sio.dump(model, reference)
     write_model(model, ours, target_for(ours, zip=True))
-    with zipfile.ZipFile(reference) as r, zipfile.ZipFile(ours) as o:
-        assert [n for n in o.namelist() if n != "schema.json"] == [n for n in r.namelist() if n != "schema.json"]
-        assert all(r.read(n) == o.read(n) for n in r.namelist() if n.endswith(".npy"))
+    with zipfile.ZipFile(reference) as r, zipfile.ZipFile(ours) as o:  # members renamed 0.npy, 1.npy...
+        assert [o.read(n) for n in o.namelist() if n != "schema.json"] == \
+            [r.read(n) for n in r.namelist() if n != "schema.json"]
     loaded = sio.load(ours)
     assert all(np.array_equal(loaded.extra_[k], v) for k, v in arrays.items())
 
@@ -181,3 +181,41 @@ def test_best_writes_tree_nodes_as_lzma_records(wide_forest, tmp_path):
     assert len(nodes) == 3 and all(i.compress_type == zipfile.ZIP_LZMA for i in nodes)
     assert sum(i.compress_size for i in nodes) < 0.14 * sum(i.file_size for i in nodes)
     assert plain_load(best, [TREE], "predict", X) == model.predict(X).tolist()
+
+
+def test_identical_small_members_are_written_once(tmp_path):
+    """A boosted forest's per-tree small arrays are stored once, under short names; plain skops loads it."""
+    from sklearn.ensemble import GradientBoostingRegressor
+
+    X = np.random.default_rng(0).random((300, 4))
+    model = GradientBoostingRegressor(n_estimators=60, max_depth=2, random_state=0).fit(X, X @ [1.0, 2, 3, 4])
+    reference, ours = tmp_path / "r.skops", tmp_path / "o.skops"
+    sio.dump(model, reference)
+    write_model(model, ours, target_for(ours, compression="best"))
+    with zipfile.ZipFile(ours) as archive:
+        contents = [archive.read(n) for n in archive.namelist() if n != "schema.json"]
+        assert len(set(contents)) == len(contents), "an identical member was written twice"
+        assert all(len(n) <= 8 for n in archive.namelist() if n != "schema.json")  # "12.npy", not id() names
+    with zipfile.ZipFile(reference) as archive:
+        assert len(archive.namelist()) > len(contents) + 50  # skops writes one per tree
+    assert ours.stat().st_size < 0.75 * tmp_path.joinpath("r.skops").stat().st_size
+    assert plain_load(ours, [TREE], "predict", X) == model.predict(X).tolist()
+
+
+def test_sharing_is_refused_for_big_members_and_beyond_a_total(tmp_path):
+    """Readers accept skprune's shared small members, never a big one or a fan-out past 64 MiB."""
+    from skprune_cli.errors import InputRefused
+    from skprune_cli.formats.archive import SHARED_MEMBER_MAX, SHARED_TOTAL, check_references
+
+    def schema(refs: int) -> dict:
+        node = {"__class__": "ndarray", "__module__": "numpy", "__loader__": "NdArrayNode", "file": "m.npy"}
+        return {"__class__": "list", "__loader__": "ListNode",
+                "content": [dict(node, __id__=i) for i in range(refs)]}
+
+    check_references(schema(200), "f.skops", {"m.npy": SHARED_MEMBER_MAX})
+    with pytest.raises(InputRefused, match="shared by different objects"):
+        check_references(schema(2), "f.skops", {"m.npy": SHARED_MEMBER_MAX + 1})
+    with pytest.raises(InputRefused, match="shared by different objects"):
+        check_references(schema(SHARED_TOTAL // SHARED_MEMBER_MAX + 2), "f.skops", {"m.npy": SHARED_MEMBER_MAX})
+    with pytest.raises(InputRefused, match="shared by different objects"):
+        check_references(schema(2), "f.skops")  # sizes unknown: no sharing

@@ -23,6 +23,10 @@ from ..errors import InputRefused, UsageError
 KNOWN_METHODS = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
 RATIO_FLOOR = 64 << 20  # members smaller than this are not judged by their ratio
 MAX_DEPTH = 500
+# identical members up to this size may be written once and referenced by several objects (skprune's
+# own outputs do: a forest's per-tree ``classes_``); what sharing re-reads stays under SHARED_TOTAL
+SHARED_MEMBER_MAX = 4096
+SHARED_TOTAL = 64 << 20
 HEADER_BYTES = 1 << 16
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
@@ -177,19 +181,27 @@ class References:
     """What skops files may legitimately do with object ids and members.
 
     skops names an array's member after the array object's id, and gives every
-    node the id of the object it stands for; so one member is always referenced
-    by one id (a crafted file pointing 200 arrays at one member multiplies the
-    memory it costs), and no node can contain a node with its own id (the object
-    would contain itself: skops cannot write that, so it is crafted).
+    node the id of the object it stands for; so one member is referenced by one
+    id (a crafted file pointing 200 arrays at one 8 MiB member multiplies the
+    memory it costs). skprune writes identical members of at most
+    ``SHARED_MEMBER_MAX`` bytes once: those may be shared, up to
+    ``SHARED_TOTAL`` bytes read again in all (``sizes``: the members' sizes).
+    No node can contain a node with its own id (the object would contain
+    itself: skops cannot write that, so it is crafted).
     """
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, sizes: dict[str, int] | None = None) -> None:
         self.path = path
+        self.sizes = sizes or {}
         self.owner_of: dict[str, int | None] = {}
+        self.shared = 0
 
     def member(self, name: str, node_id: int | None) -> None:
         if name in self.owner_of and (node_id is None or self.owner_of[name] != node_id):
-            raise _refuse(self.path, f"member {name!r} is shared by different objects (a crafted archive)")
+            size = self.sizes.get(name, SHARED_MEMBER_MAX + 1)
+            self.shared += size
+            if size > SHARED_MEMBER_MAX or self.shared > SHARED_TOTAL:
+                raise _refuse(self.path, f"member {name!r} is shared by different objects (a crafted archive)")
         self.owner_of[name] = node_id
 
     def enter(self, node_id: int | None, ancestors: frozenset[int]) -> frozenset[int]:
@@ -200,9 +212,13 @@ class References:
         return ancestors | {node_id}
 
 
-def check_references(schema: dict[str, Any], path: str) -> None:
+def member_sizes(archive: zipfile.ZipFile) -> dict[str, int]:
+    return {info.filename: info.file_size for info in archive.infolist()}
+
+
+def check_references(schema: dict[str, Any], path: str, sizes: dict[str, int] | None = None) -> None:
     """Apply ``References`` to a parsed ``schema.json``."""
-    refs = References(path)
+    refs = References(path, sizes)
     stack: list[tuple[Any, frozenset[int]]] = [(schema, frozenset())]
     while stack:
         node, ancestors = stack.pop()

@@ -26,7 +26,7 @@ import numpy as np
 
 from ..errors import InputRefused
 from ..paths import join, named_items
-from .archive import MAX_DEPTH, Limits, References, check_archive, npy_header
+from .archive import MAX_DEPTH, Limits, References, check_archive, member_sizes, npy_header
 from .schema_nodes import (
     DECODER, DICT_DECODER, FILE_KEY, OWNERS, TYPED_KEY, AttrDict, DefaultDictNode, DeprecatedDictNode, DictNode,
     JsonNode, ListNode, LossNode, MaskedArrayNode, NdArrayNode, ObjectNode, SetNode, SparseMatrixNode, TreeNode, TupleNode, Node,
@@ -110,7 +110,7 @@ class _Lister:
         self.binary_trees: list[tuple[str, ObjectNode]] = []  # KD/Ball trees
         self.splines: list[tuple[str, ObjectNode]] = []
         self.sparse: list[tuple[str, str]] = []  # (path, member)
-        self.refs = References(path)
+        self.refs = References(path, member_sizes(archive))
 
     def visit(self, root: object) -> None:
         stack: list[tuple[object, str, str, str, str, frozenset[int]]] = [(root, "", "", "", "", frozenset())]

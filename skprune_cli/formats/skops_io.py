@@ -10,9 +10,10 @@ member's compression.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import zipfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO, Iterable
 
 import skops
@@ -23,7 +24,7 @@ from skops.io._utils import LoadContext, SaveContext, get_state
 from skops.io._protocol import PROTOCOL
 
 from ..errors import InputRefused
-from .archive import Limits, check_archive, check_references, read_checked_schema
+from .archive import SHARED_MEMBER_MAX, Limits, check_archive, check_references, member_sizes, read_checked_schema
 from ..progress import reporter, step
 from .compression import MemberWriter, Policy
 from .tree_codec import encode_member
@@ -47,7 +48,7 @@ def read_skops(path: Path, trust: Iterable[str] = (), limits: Limits = Limits())
         try:
             check_archive(zip_file, source, limits)
             schema = read_checked_schema(zip_file, source, PROTOCOL)
-            check_references(schema, source)
+            check_references(schema, source, member_sizes(zip_file))
             total = sum(info.compress_size for info in zip_file.infolist())
             with step("loading", total):
                 context = LoadContext(src=_CountingZip(zip_file), protocol=schema["protocol"])  # type: ignore[arg-type]
@@ -85,13 +86,64 @@ class _CountingZip:
         return getattr(self._zip, name)
 
 
+class CompactNames:
+    """Members and object ids written as compactly as skops can read them.
+
+    - Identical small members are written once (a forest's per-tree ``classes_`` and
+      ``n_classes``): each would pay a zip header, an ``.npy`` header and its own
+      compression, ~190 bytes a tree. Every schema node still gets its own array on
+      loading (skops reads a member once per reference); readers allow such sharing
+      only for members this small.
+    - Members get short names (``0.npy``, ``1.npz``) instead of skops' ``id()`` ones (19 characters,
+      twice per member in a zip) and ``__id__`` becomes a small counter in order of
+      appearance (the same object keeps the same number, so skops' memo still shares it).
+
+    On a GradientBoostingRegressor(300) file that is 0.314 -> 0.23 MB.
+    """
+
+    def __init__(self, short_names: bool = True) -> None:
+        self._by_content: dict[bytes, str] = {}
+        self._short = short_names
+        self._written = 0
+        self.names: dict[str, str] = {}  # skops' name -> the name written (or shared)
+
+    def member(self, name: str, data: bytes) -> str | None:
+        """The name to write ``name`` under, or None: an identical member already was."""
+        if name == "schema.json":
+            return name
+        written = f"{self._written}{PurePosixPath(name).suffix}" if self._short else name  # .npy, .npz (sparse)
+        if len(data) <= SHARED_MEMBER_MAX:
+            self.names[name] = self._by_content.setdefault(hashlib.sha256(data).digest(), written)
+            if self.names[name] != written:
+                return None
+        self.names[name] = written
+        self._written += 1
+        return written
+
+    def rename(self, state: Any) -> None:
+        """Point the schema at the members as written, with compact object ids."""
+        ids: dict[int, int] = {}
+        stack = [state]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, dict):
+                if isinstance(node.get("file"), str) and node["file"] in self.names:
+                    node["file"] = self.names[node["file"]]
+                if isinstance(node.get("__id__"), int):
+                    node["__id__"] = ids.setdefault(node["__id__"], len(ids))
+                stack.extend(v for v in reversed(node.values()) if isinstance(v, (dict, list, tuple)))
+            elif isinstance(node, (list, tuple)):
+                stack.extend(v for v in reversed(node) if isinstance(v, (dict, list, tuple)))
+
+
 class _PolicyZip:
     """What skops' ``SaveContext`` needs of a zip file, with per-member compression."""
 
-    def __init__(self, zip_file: zipfile.ZipFile, policy: Policy) -> None:
+    def __init__(self, zip_file: zipfile.ZipFile, policy: Policy, compact: CompactNames | None = None) -> None:
         self._policy = policy
         self._writer = MemberWriter(zip_file, policy, on_written=lambda n: reporter().advance(n))
-        self._names: set[str] = set()
+        self._names: set[str] = set()  # skops' names
+        self._compact = compact
 
     def namelist(self) -> set[str]:  # skops only tests membership
         return self._names
@@ -99,9 +151,12 @@ class _PolicyZip:
     def writestr(self, name: str, data: Any) -> None:
         if isinstance(data, str):
             data = data.encode("utf-8")
-        data = encode_member(name, data, self._policy.mode)  # forests: tree nodes as packed records (tree_codec.py)
-        self._writer.write(name, bytes(data) if not isinstance(data, bytes) else data)
         self._names.add(name)
+        written = name if self._compact is None else self._compact.member(name, bytes(data))
+        if written is None:
+            return
+        data = encode_member(name, data, self._policy.mode)  # forests: tree nodes as packed records (tree_codec.py)
+        self._writer.write(written, bytes(data) if not isinstance(data, bytes) else data)
 
     def close(self) -> None:
         self._writer.close()
@@ -124,11 +179,13 @@ def audit_schema(schema: dict[str, Any], trust: Iterable[str] = ()) -> list[str]
 def write_skops(obj: Any, handle: BinaryIO, policy: Policy, size_hint: int | None = None) -> list[str]:
     """Write the archive; return the types a reader must pass to ``skops.io.load(trusted=...)``."""
     with zipfile.ZipFile(handle, "w", allowZip64=True) as zip_file, step("writing", size_hint):
-        members = _PolicyZip(zip_file, policy)
+        compact = CompactNames()
+        members = _PolicyZip(zip_file, policy, compact)
         try:
             context = SaveContext(zip_file=members)  # type: ignore[arg-type]
             state = get_state(obj, context)
             context.clear_memo()
+            compact.rename(state)
             state["protocol"] = context.protocol
             state["_skops_version"] = skops.__version__
             members.writestr("schema.json", json.dumps(state, separators=(",", ":")).encode("utf-8"))

@@ -30,7 +30,7 @@ import numpy as np
 from ..errors import InputRefused
 from ..paths import join, matches
 from ..progress import reporter, step
-from .archive import Limits, check_archive, check_references, npy_header, read_checked_schema
+from .archive import Limits, check_archive, check_references, member_sizes, npy_header, read_checked_schema
 
 STREAM_MIN_BYTES = 256 << 20  # "auto": archives that expand to less are shrunk in memory
 TREE_SHARE = 0.9  # "auto": ... or whose trees hold less than this share of the bytes
@@ -110,7 +110,7 @@ def stream_plan(source: Path, keep: tuple[str, ...], force: bool | None, limits:
             from skops.io._protocol import PROTOCOL
 
             schema = read_checked_schema(archive, str(source), PROTOCOL)
-            sizes = {info.filename: info.file_size for info in archive.infolist()}
+            sizes = member_sizes(archive)
     except (zipfile.BadZipFile, OSError, EOFError, ValueError):
         return None  # the in-memory reader says what is wrong with it
     if schema.get("__module__") not in FOREST_MODULES:
@@ -124,7 +124,7 @@ def stream_plan(source: Path, keep: tuple[str, ...], force: bool | None, limits:
     in_trees = sum(sizes.get(t.nodes_file, 0) + sizes.get(t.values_file, 0) for t in trees)
     if force is None and (total < STREAM_MIN_BYTES or in_trees < TREE_SHARE * total):
         return None
-    check_references(schema, str(source))
+    check_references(schema, str(source), sizes)
     return StreamPlan(Path(source), schema, trees, total, in_trees)
 
 
