@@ -273,7 +273,7 @@ def write_streamed(plan: StreamPlan, light: Any, options: PruneOptions, inputs: 
             if chosen is not None and tree.node_count > 1:
                 fields = _Fields(tree.__getstate__()["nodes"])
                 fields.round(chosen[0])
-                fields.finish()
+                fields.finish(chosen[0])
             elif not options.drop_importances and not per_forest:
                 round_importances(tree, [tree], options.objects().importance_tolerance, summary)
             verify_tree(original, tree, probe_rows(original, extra, rng), ref.path)

@@ -175,3 +175,16 @@ def test_sample_counts_stay_readable_and_weights_may_drop_a_bit():
         assert (new > 0).all() and (np.maximum(new / old, old / new) <= 1.5).all()
     ref, new = model.feature_importances_, result.model.feature_importances_
     assert np.abs(new - ref).max() <= 1e-3 * np.abs(ref).max()
+
+
+@pytest.mark.parametrize("tolerance", [0.0, 1e-12])  # 1e-12: the 52-bit level (sums differ by 4e-16)
+def test_a_tolerance_only_the_finest_level_meets_keeps_the_sample_counts(tolerance):
+    from sklearn.ensemble import RandomForestClassifier
+
+    model = RandomForestClassifier(n_estimators=5, random_state=0).fit(X, y_cls)
+    before = [t.__getstate__()["nodes"].copy() for t in trees_of(model)]
+    pruned = prune_model(copy.deepcopy(model), PruneOptions(preset="exact", tolerance=tolerance)).model
+    for old, tree in zip(before, trees_of(pruned)):
+        new = tree.__getstate__()["nodes"]
+        assert np.array_equal(old["n_node_samples"], new["n_node_samples"])
+    assert np.abs(pruned.feature_importances_ - model.feature_importances_).max() <= tolerance

@@ -22,7 +22,8 @@ own, so nothing is cast; values are changed where no prediction can notice:
   reads it only when fitting and in ``export_text``/``plot_tree``): it keeps
   ``COUNT_BITS`` mantissa bits at the root, one fewer per halving of the
   weight, so the root's count stays within 1% and deep nodes show the nearest
-  power of two (4% smaller than at the weights' precision).
+  power of two (4% smaller than at the weights' precision). When only the
+  finest level meets the tolerance, the counts stay exact too.
 """
 
 from __future__ import annotations
@@ -115,7 +116,9 @@ class _Fields:
         self.nodes["impurity"] = bitround(self.impurity, self.keep(level[0]))
         self.nodes["weighted_n_node_samples"] = bitround(self.weights, self.keep(level[1]))
 
-    def finish(self) -> None:
+    def finish(self, level: tuple[int, int]) -> None:
+        if level[1] >= 52:  # the user asked for (nearly) exact importances: keep the counts exact too
+            return
         keep = self.keep(COUNT_BITS)
         self.nodes["n_node_samples"] = np.round(bitround(self.counts.astype(np.float64), keep)).astype(self.counts.dtype)
 
@@ -165,7 +168,7 @@ def round_importances(source: Any, trees: list[Tree], tolerance: float, summary:
     if error_at(level) != error:  # leave the fields at the chosen precision
         error = _importance_error(reference, _importances(source))
     for f in fields:
-        f.finish()
+        f.finish(level)
     summary.importance_bits.append(level)
     summary.worst_importance_error = max(summary.worst_importance_error, error)
 
