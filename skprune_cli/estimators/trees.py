@@ -117,7 +117,7 @@ class _Fields:
         self.nodes["weighted_n_node_samples"] = bitround(self.weights, self.keep(level[1]))
 
     def finish(self, level: tuple[int, int]) -> None:
-        if level[1] >= 52:  # the user asked for (nearly) exact importances: keep the counts exact too
+        if level == IMPORTANCE_LEVELS[-1]:  # the user asked for (nearly) exact importances: counts stay exact too
             return
         keep = self.keep(COUNT_BITS)
         self.nodes["n_node_samples"] = np.round(bitround(self.counts.astype(np.float64), keep)).astype(self.counts.dtype)
