@@ -202,6 +202,33 @@ def test_identical_small_members_are_written_once(tmp_path):
     assert plain_load(ours, [TREE], "predict", X) == model.predict(X).tolist()
 
 
+def test_json_values_lose_their_ids_and_shared_objects_keep_theirs(tmp_path):
+    """skops memoizes by ``__id__``: immutable JSON values need none, a list held twice still loads once."""
+    X = np.random.default_rng(0).random((60, 3))
+    model = LogisticRegression().fit(X, (X[:, 0] > 0.5).astype(int))
+    shared = [1.5, "a", 7]
+    model.first_, model.second_ = shared, shared
+    model.names_ = {f"term{i}": i for i in range(300)}
+    out = tmp_path / "o.skops"
+    write_model(model, out, target_for(out, compression="best"))
+    with zipfile.ZipFile(out) as archive:
+        schema = json.loads(archive.read("schema.json"))
+    ids, json_ids, stack = [], [], [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, dict):
+            if "__id__" in node:
+                (json_ids if node.get("__loader__") == "JsonNode" else ids).append(node["__id__"])
+            stack.extend(node.values())
+    assert json_ids == [] and min(ids) >= 1
+    loaded = sio.load(out, trusted=[])
+    assert loaded.first_ is loaded.second_ and loaded.first_ == shared
+    assert loaded.names_ == model.names_
+    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+
+
 def test_sharing_is_refused_for_big_members_and_beyond_a_total(tmp_path):
     """Readers accept skprune's shared small members, never a big one or a fan-out past 64 MiB."""
     from skprune_cli.errors import InputRefused

@@ -166,7 +166,7 @@ def test_every_entry_has_a_test():
     assert {entry.owners[0] for entry in REGISTRY} <= tested
 
 
-def test_vocabulary_values_become_python_ints(tmp_path, text_nb, docs):
+def test_vocabulary_values_become_python_ints_in_column_order(tmp_path, text_nb, docs):
     import zipfile
 
     import skops.io as sio
@@ -176,6 +176,8 @@ def test_vocabulary_values_become_python_ints(tmp_path, text_nb, docs):
     pruned = prune(text_nb, preset="exact")
     assert all(type(v) is int for v in pruned.steps[0][1].vocabulary_.values())
     assert pruned.steps[0][1].vocabulary_ == vectorizer.vocabulary_
+    assert list(vectorizer.vocabulary_.values()) != sorted(vectorizer.vocabulary_.values())  # first-seen order
+    assert list(pruned.steps[0][1].vocabulary_.values()) == list(range(len(vectorizer.vocabulary_)))
     np.testing.assert_array_equal(pruned.predict_proba(docs), text_nb.predict_proba(docs))
     before, after = tmp_path / "before.skops", tmp_path / "after.skops"
     sio.dump(text_nb, before)
@@ -221,3 +223,26 @@ def test_entries_with_base_classes_name_their_concrete_estimators():
         for cls in classes:
             if {c.__name__ for c in cls.__mro__} & set(entry.owners):
                 assert cls.__name__ in entry.owners, (entry.owners[0], cls.__name__)
+
+
+def test_a_big_vocabulary_in_column_order_is_much_smaller(tmp_path):
+    """Terms in column order share prefixes and count up: the same mapping, 1.3x+ smaller on disk."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from corpus import documents
+    from skprune_cli.formats import target_for, write_model
+
+    text = documents(1500, lines_per_doc=20)
+    model = TfidfVectorizer(ngram_range=(1, 2)).fit(text)
+    assert len(model.vocabulary_) > 40000
+    pruned = prune(model, preset="exact")
+    assert pruned.vocabulary_ == model.vocabulary_
+    assert pruned.get_feature_names_out().tolist() == model.get_feature_names_out().tolist()
+    before, after = tmp_path / "before.skops", tmp_path / "after.skops"
+    write_model(model, before, target_for(before, compression="best"))
+    write_model(pruned, after, target_for(after, compression="best"))
+    assert after.stat().st_size * 1.3 < before.stat().st_size
+    import skops.io as sio
+
+    loaded = sio.load(after, trusted=[])
+    assert (loaded.transform(text[:50]) != model.transform(text[:50])).nnz == 0

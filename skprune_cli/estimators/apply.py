@@ -1,7 +1,7 @@
 """Applying the registry's whole-attribute and whole-object knowledge to a model.
 
 Runs before any array is planned: training-only attributes (and those the
-user excludes) are removed, vocabularies get Python ints, trees and
+user excludes) are removed, vocabularies get Python ints in column order, trees and
 HistGradientBoosting predictors get their exact transforms. Each step reports
 what it did, aggregated so a 500-tree forest is one line, not 500.
 """

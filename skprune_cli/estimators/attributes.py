@@ -1,8 +1,8 @@
 """Attribute-level changes the registry asks for, applied owner by owner.
 
 Array casts are planned array by array (``plan.py``); these act on whole
-attributes: converting a vocabulary's numpy integers to Python ints, and
-(later) removing attributes that no prediction method reads.
+attributes: a vocabulary's numpy integers become Python ints and its terms
+go in column order; sub-estimators' fitted random states become None.
 """
 
 from __future__ import annotations
@@ -16,16 +16,20 @@ from ..paths import join, matches
 from .registry import Knowledge, attribute_knowledge
 
 
-def _python_ints(owner: Any, attr: str) -> str | None:
+def _vocabulary(owner: Any, attr: str) -> str | None:
     mapping = getattr(owner, attr)
-    if not isinstance(mapping, dict):
+    if not isinstance(mapping, dict) or not all(isinstance(v, (int, np.integer)) for v in mapping.values()):
         return None
-    changed = 0
-    for key, value in mapping.items():
-        if isinstance(value, np.integer):
-            mapping[key] = int(value)
-            changed += 1
-    return f"{changed} numpy integer values -> Python int" if changed else None
+    ints = sum(isinstance(value, np.integer) for value in mapping.values())
+    ordered = sorted(mapping.items(), key=lambda item: int(item[1]))
+    reordered = any(a[0] != b for a, b in zip(ordered, mapping))
+    if not ints and not reordered:
+        return None
+    # the same dict object, refilled: anything else holding it (a pipeline's copy) sees the change too
+    mapping.clear()
+    mapping.update((term, int(value)) for term, value in ordered)
+    done = [f"{ints} numpy integer values -> Python int"] if ints else []
+    return "; ".join(done + (["terms in column order"] if reordered else []))
 
 
 def _fitted_rng(owner: Any, attr: str) -> str | None:
@@ -35,7 +39,7 @@ def _fitted_rng(owner: Any, attr: str) -> str | None:
     return None
 
 
-EFFECTS: dict[str, Callable[[Any, str], str | None]] = {"python-ints": _python_ints, "fitted-rng": _fitted_rng}
+EFFECTS: dict[str, Callable[[Any, str], str | None]] = {"vocabulary": _vocabulary, "fitted-rng": _fitted_rng}
 ONLY_INSIDE_FITTED = {"fitted-rng"}  # not for the model the user fitted, only for what it fitted
 
 

@@ -38,9 +38,10 @@ Effects:
 ``input-samples``
     Rows are points in the model's input space (training samples, centres):
     the fidelity check draws probe inputs around and between them.
-``python-ints``
-    A mapping whose numpy integer values become Python ints: the same numbers,
-    but a fraction of the bytes (see ``attributes.py``).
+``vocabulary``
+    A term -> column mapping whose numpy integer values become Python ints and
+    whose entries are put in column order: the same mapping (``==`` holds, every
+    lookup gives the same column), in a fraction of the bytes (``attributes.py``).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ import fnmatch
 from dataclasses import dataclass
 from typing import Any, Iterable, Literal
 
-Effect = Literal["frozen", "dtype", "computation", "rebuilt", "min-float32", "python-ints", "fitted-rng", "input-samples", "drop", "tree-exact",
+Effect = Literal["frozen", "dtype", "computation", "rebuilt", "min-float32", "vocabulary", "fitted-rng", "input-samples", "drop", "tree-exact",
                  "hgb-exact"]
 
 
@@ -86,9 +87,12 @@ REGISTRY: tuple[Knowledge, ...] = (
     Knowledge(
         ("CountVectorizer", "DictVectorizer"),
         ("vocabulary_",),
-        "python-ints",
+        "vocabulary",
         "column indices stored as numpy int64 scalars cost a .npy member each in a .skops archive "
-        "(and a numpy reconstructor call each in a pickle); Python ints index the same columns",
+        "(and a numpy reconstructor call each in a pickle); Python ints index the same columns. Terms are "
+        "kept in the order they were first seen, which nothing reads (transform looks terms up, "
+        "get_feature_names_out sorts by column): in column order, neighbouring terms share prefixes and "
+        "the indices count up, and an 872k-term vocabulary compresses 1.7x smaller",
     ),
     Knowledge(
         ("KMeans", "MiniBatchKMeans", "BisectingKMeans", "_BisectingTree"),
@@ -240,7 +244,7 @@ def knowledge_for(owner: Any, attr: str, registry: Iterable[Knowledge] = REGISTR
     return found[0] if found else None
 
 
-ATTRIBUTE_EFFECTS = ("python-ints", "fitted-rng")
+ATTRIBUTE_EFFECTS = ("vocabulary", "fitted-rng")
 OBJECT_EFFECTS = ("tree-exact", "hgb-exact")
 
 

@@ -14,7 +14,7 @@ import hashlib
 import json
 import zipfile
 from pathlib import Path, PurePosixPath
-from typing import Any, BinaryIO, Iterable
+from typing import Any, BinaryIO, Iterable, Iterator
 
 import skops
 import skops.io  # noqa: F401 - registers skops' state dispatchers
@@ -97,6 +97,10 @@ class CompactNames:
     - Members get short names (``0.npy``, ``1.npz``) instead of skops' ``id()`` ones (19 characters,
       twice per member in a zip) and ``__id__`` becomes a small counter in order of
       appearance (the same object keeps the same number, so skops' memo still shares it).
+    - JSON values (str, int, float, bool, None) lose their ``__id__``: skops reads it with
+      ``state.get`` and memoizes only what has one, and an immutable value needs no shared
+      identity. A 872k-term vocabulary is one such value per term; without the ids (and with
+      the terms in column order, ``attributes.py``) its schema compresses 8.8 -> 5.2 MB.
 
     On a GradientBoostingRegressor(300) file that is 0.314 -> 0.23 MB.
     """
@@ -122,7 +126,8 @@ class CompactNames:
 
     def rename(self, state: Any) -> None:
         """Point the schema at the members as written, with compact object ids."""
-        ids: dict[int, int] = {}
+        ids: dict[int, int] = {}  # from 1: skops memoizes no object whose id is 0
+        values: list[tuple[dict[str, Any], int]] = []
         stack = [state]
         pop, push = stack.pop, stack.append  # a 20 MB schema has ~1M nodes: the plain loop is 1.4x faster
         while stack:
@@ -132,13 +137,21 @@ class CompactNames:
                 if type(file) is str and file in self.names:
                     node["file"] = self.names[file]
                 if type(old) is int:
-                    node["__id__"] = ids.setdefault(old, len(ids))
+                    if node.get("__loader__") == "JsonNode":
+                        values.append((node, old))
+                    else:
+                        node["__id__"] = ids.setdefault(old, len(ids) + 1)
                 children = reversed(node.values())  # document order: the ids then count up through the text
             else:
                 children = reversed(node)
             for child in children:
                 if type(child) in (dict, list, tuple):
                     push(child)
+        for node, old in values:  # kept only where another kind of node names the same object
+            if old in ids:
+                node["__id__"] = ids[old]
+            else:
+                del node["__id__"]
 
 
 class _PolicyZip:
@@ -174,10 +187,51 @@ class _NoData:
         return b""
 
 
+_CONTAINERS = ("DictNode", "ListNode", "TupleNode", "SetNode")
+_JSON_KEPT = 64  # JSON values of a container that the type view keeps
+
+
+def type_view(node: Any) -> Any:
+    """``node`` as skops' audit needs to see it: a container's JSON values past the first 64 and
+    the repeats of a ``key_types`` entry left out (skops trusts every JSON value; nodes that read
+    JSON to name a type, such as a random generator's bit generator, read small dicts). Auditing
+    an 872k-term vocabulary then builds a few nodes instead of 1.7M (16 -> 0.5 s)."""
+    if type(node) is list:
+        return [type_view(item) for item in node]
+    if type(node) is not dict:
+        return node
+    view = dict(node)
+    if node.get("__loader__") in _CONTAINERS:
+        content = node.get("content")
+        if type(content) is dict and len(content) > _JSON_KEPT:
+            view["content"] = dict(_fewer_json(content.items()))
+        elif type(content) is list and len(content) > _JSON_KEPT:
+            view["content"] = [value for _, value in _fewer_json(enumerate(content))]
+        keys = node.get("key_types")
+        if type(keys) is dict and type(keys.get("content")) is list:
+            unique = {(e.get("__class__"), e.get("__module__"), e.get("__loader__")) if type(e) is dict else repr(e): e
+                      for e in keys["content"]}
+            view["key_types"] = {**keys, "content": list(unique.values())}
+    for key, value in view.items():
+        if type(value) in (dict, list):
+            view[key] = type_view(value)
+    return view
+
+
+def _fewer_json(items: Iterable[tuple[Any, Any]]) -> Iterator[tuple[Any, Any]]:
+    seen = 0
+    for key, value in items:
+        if type(value) is dict and value.get("__loader__") == "JsonNode":
+            seen += 1
+            if seen > _JSON_KEPT:
+                continue
+        yield key, value
+
+
 def audit_schema(schema: dict[str, Any], trust: Iterable[str] = ()) -> list[str]:
     """Types in a schema that skops does not trust by default (nor ``trust`` adds), read from JSON only."""
     context = LoadContext(src=_NoData(), protocol=schema["protocol"])  # type: ignore[arg-type]
-    tree = get_tree(schema, context, trusted=list(trust) or None)
+    tree = get_tree(type_view(schema), context, trusted=list(trust) or None)
     return sorted(tree.get_unsafe_set())
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
+import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,6 +94,21 @@ def find_trees(schema: dict[str, Any]) -> list[TreeRef]:
     return sorted(found, key=lambda t: t.index)
 
 
+_ROOT_MODULE = re.compile(rb'\s*\{\s*"__class__"\s*:\s*"[A-Za-z_][A-Za-z0-9_]*"\s*,\s*"__module__"\s*:\s*"([A-Za-z0-9_.]+)"')
+
+
+def _may_be_forest(archive: zipfile.ZipFile) -> bool:
+    """False when the schema's opening names a root that is no forest (skops writes the root's
+    class and module first). Only ever a reason to skip streaming: anything else is parsed."""
+    try:
+        with archive.open("schema.json") as handle:
+            head = handle.read(512)
+    except (KeyError, OSError, EOFError, ValueError, RuntimeError, NotImplementedError, zipfile.BadZipFile):
+        return True  # the full checks say what is wrong
+    found = _ROOT_MODULE.match(head)
+    return found is None or found.group(1).decode() in FOREST_MODULES
+
+
 def stream_plan(source: Path, keep: tuple[str, ...], force: bool | None, limits: Limits = Limits()) -> StreamPlan | None:
     """The trees to stream, or None when ``source`` is better shrunk in memory.
 
@@ -106,6 +122,8 @@ def stream_plan(source: Path, keep: tuple[str, ...], force: bool | None, limits:
         with zipfile.ZipFile(source) as archive:
             if force is None and sum(i.file_size for i in archive.infolist()) < STREAM_MIN_BYTES:
                 return None  # from the zip directory alone: most inputs stop here
+            if force is None and not _may_be_forest(archive):
+                return None  # a 1.5 GB text model: its 550 MB schema is parsed once, by the in-memory reader
             check_archive(archive, str(source), limits)
             from skops.io._protocol import PROTOCOL
 
