@@ -280,7 +280,8 @@ def _children(value: Any, frame: _Frame, keep_alive: list[Any]) -> Iterator[_Fra
         return
     if isinstance(value, dict):
         for key, item in value.items():
-            yield _Frame(item, join(path, str(key)), owner, attr or str(key), Slot(value, key, "item"))
+            if not isinstance(item, _ATOMS):  # skipped anyway: a 213k-term vocabulary builds no frames (2.3 -> 0.3 s)
+                yield _Frame(item, join(path, str(key)), owner, attr or str(key), Slot(value, key, "item"))
         return
     if isinstance(value, (list, tuple)):
         kind = "tuple" if isinstance(value, tuple) else "item"

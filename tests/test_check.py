@@ -240,3 +240,30 @@ def test_bundles_are_pruned_and_checked_estimator_by_estimator(runner, tmp_path,
     assert lite["threshold"] == 0.5
     np.testing.assert_array_equal(lite["numbers"].predict(iris[0]), logreg.predict(iris[0]))
     np.testing.assert_array_equal(lite["words"].predict(docs), text_nb.predict(docs))
+
+
+def test_a_pipeline_reads_the_probe_documents_once_per_check(docs):
+    """predict, predict_proba and predict_log_proba share one vectoriser pass; the outputs are the
+    pipeline's own, and a changed final step is still caught."""
+    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.naive_bayes import MultinomialNB
+    from sklearn.pipeline import make_pipeline
+
+    calls = []
+
+    class Counting(CountVectorizer):
+        def transform(self, raw_documents):
+            calls.append(len(raw_documents))
+            return super().transform(raw_documents)
+
+    model = make_pipeline(Counting(), MultinomialNB()).fit(docs, np.arange(len(docs)) % 3)
+    reference = reference_outputs(model, docs, "docs")
+    assert len(calls) == 1 and {"predict", "predict_proba", "predict_log_proba"} <= set(reference.outputs)
+    np.testing.assert_array_equal(reference.outputs["predict_proba"], model.predict_proba(docs))
+    np.testing.assert_array_equal(reference.outputs["predict"], model.predict(docs))
+    calls.clear()
+    assert check_against(reference, model).passed and len(calls) == 1
+    changed = copy.deepcopy(model)
+    changed[-1].feature_log_prob_ = changed[-1].feature_log_prob_.astype(np.float16).astype(np.float64)
+    report = check_against(reference, changed, tolerance=1e-6)
+    assert not report.passed and "predict_proba" in {m.method for m in report.methods if m.status == "mismatch"}

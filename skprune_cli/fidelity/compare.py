@@ -43,6 +43,36 @@ def available_methods(model: Any) -> list[str]:
     return [m for m in OUTPUT_METHODS if hasattr(model, m)]
 
 
+class Runs:
+    """``model``'s methods on ``X``. A Pipeline runs its leading steps once for all its methods,
+    as each of its methods would (transform step by step, then the final step's method): a text
+    pipeline's vectoriser then reads the probe documents once per check, not once per method."""
+
+    def __init__(self, model: Any, X: Any) -> None:
+        from sklearn.pipeline import Pipeline
+
+        self.model, self.X = model, X
+        steps = model.steps if isinstance(model, Pipeline) else []
+        self._final = steps[-1][1] if len(steps) > 1 and steps[-1][1] not in (None, "passthrough") else None
+        self._prefix: tuple[Any, BaseException | None] | None = None
+
+    def __call__(self, owner: Any, method: str) -> Any:
+        if owner is not self.model or self._final is None or not hasattr(self._final, method):
+            return run_method(owner, method, self.X)
+        if self._prefix is None:
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    self._prefix = (self.model[:-1].transform(self.X), None)
+            except Exception as exc:  # noqa: BLE001 - every method then raises it, as the pipeline's would
+                self._prefix = (None, exc)
+        transformed, error = self._prefix
+        if error is not None:
+            raise error
+        # a copy per method: a final step may work in place (copy=False), each method must see the same rows
+        return run_method(self._final, method, transformed.copy() if hasattr(transformed, "copy") else transformed)
+
+
 @dataclass
 class Reference:
     """The original model's outputs on the check inputs, method by method."""
@@ -94,10 +124,11 @@ def inner_estimators(model: Any) -> list[tuple[str, Any]]:
 
 
 def _collect(model: Any, X: Any, prefix: str, into: Reference) -> None:
+    runs = Runs(model, X)
     for method in available_methods(model):
         name = f"{prefix}{method}"
         try:
-            into.outputs[name] = run_method(model, method, X)
+            into.outputs[name] = runs(model, method)
             into.labels[name] = _is_labels(model, method, into.outputs[name])
         except Exception as exc:  # noqa: BLE001 - a method the original cannot run is not checked
             if not prefix:
@@ -202,6 +233,7 @@ def check_against(
     methods: list[MethodCheck] = []
     for method, reason in reference.failures.items():
         methods.append(MethodCheck(method, "skipped", error=f"the original raises too ({reason[:120]})"))
+    runs = Runs(model, reference.X)
     for method, ref in reference.outputs.items():
         try:
             owner, name = _resolve(model, method)
@@ -211,7 +243,7 @@ def check_against(
             methods.append(MethodCheck(method, "error", error="method missing on the pruned model"))
             continue
         try:
-            new = run_method(owner, name, reference.X)
+            new = runs(owner, name)
         except Exception as exc:  # noqa: BLE001 - a raising method is a failed check, reported
             methods.append(MethodCheck(method, "error", error=f"{type(exc).__name__}: {str(exc)[:200]}"))
             continue

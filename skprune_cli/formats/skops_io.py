@@ -196,7 +196,7 @@ def type_view(node: Any) -> Any:
     the repeats of a ``key_types`` entry left out (skops trusts every JSON value; nodes that read
     JSON to name a type, such as a random generator's bit generator, read small dicts). Auditing
     an 872k-term vocabulary then builds a few nodes instead of 1.7M (16 -> 0.5 s)."""
-    if type(node) is list:
+    if type(node) in (list, tuple):  # a state still in memory holds tuples too
         return [type_view(item) for item in node]
     if type(node) is not dict:
         return node
@@ -205,15 +205,15 @@ def type_view(node: Any) -> Any:
         content = node.get("content")
         if type(content) is dict and len(content) > _JSON_KEPT:
             view["content"] = dict(_fewer_json(content.items()))
-        elif type(content) is list and len(content) > _JSON_KEPT:
+        elif type(content) in (list, tuple) and len(content) > _JSON_KEPT:
             view["content"] = [value for _, value in _fewer_json(enumerate(content))]
         keys = node.get("key_types")
-        if type(keys) is dict and type(keys.get("content")) is list:
+        if type(keys) is dict and type(keys.get("content")) in (list, tuple):
             unique = {(e.get("__class__"), e.get("__module__"), e.get("__loader__")) if type(e) is dict else repr(e): e
                       for e in keys["content"]}
             view["key_types"] = {**keys, "content": list(unique.values())}
     for key, value in view.items():
-        if type(value) in (dict, list):
+        if type(value) in (dict, list, tuple):
             view[key] = type_view(value)
     return view
 
