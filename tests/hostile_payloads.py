@@ -726,6 +726,16 @@ def skops_npy_shape(folder: Path, sentinel: Path) -> Path:
     return write_skops(folder / "npy_shape.skops", schema, members)
 
 
+def skops_npy_renamed(folder: Path, sentinel: Path) -> Path:
+    """The same short array under a name without ``.npy`` (skops reads whatever name the schema gives)."""
+    schema, members = skops_parts(small_logreg())
+    node = attribute(schema, "coef_")
+    members.pop(node["file"])
+    node["file"] = "coef.dat"
+    members["coef.dat"] = npy_header((1000, 1000)) + np.zeros(12).tobytes()
+    return write_skops(folder / "npy_renamed.skops", schema, members)
+
+
 def skops_schema_not_json(folder: Path, sentinel: Path) -> Path:
     _, members = skops_parts(small_logreg())
     return write_skops(folder / "notjson.skops", b"{'protocol': 2, this is not json", members)
@@ -915,6 +925,7 @@ CASES: list[Case] = [
     # skops: members and schema
     Case("skops_npy_object", "skops", skops_npy_object, "coef_ .npy has object dtype (pickled os.system items)"),
     Case("skops_npy_shape", "skops", skops_npy_shape, ".npy header shape (1000, 1000), 12 values stored"),
+    Case("skops_npy_renamed", "skops", skops_npy_renamed, "the same, in a member not named .npy"),
     Case("skops_schema_not_json", "skops", skops_schema_not_json, "schema.json is not JSON"),
     Case("skops_schema_deep", "skops", skops_schema_deep, "schema nested 100000 dicts deep", heavy=True),
     Case("skops_node_cycle", "skops", skops_node_cycle, "a list node that is its own item (shared __id__)",

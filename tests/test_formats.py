@@ -257,3 +257,15 @@ def test_deflate_estimates_what_best_would_save(tmp_path, text_svd, runner):
                                           "--json"]).stdout)
     assert doc["compression"] == "auto" and doc["best_saving_estimate"] > 0
     assert set(doc["compression_members"]) <= {"deflate", "lzma"}  # --zip: fast LZMA for big members
+
+
+def test_an_array_member_is_checked_whatever_its_name(tmp_path):
+    """numpy allocates what a header declares: a short array under another name is refused by its header."""
+    from hostile_payloads import skops_npy_renamed
+
+    from skprune_cli.errors import InputRefused
+    from skprune_cli.formats import read_model
+
+    path = skops_npy_renamed(tmp_path, tmp_path / "sentinel")
+    with pytest.raises(InputRefused, match=r"'coef.dat' declares \(1000, 1000\)"):
+        read_model(path)
