@@ -27,7 +27,7 @@ from .estimators.trees import (IMPORTANCE_LEVELS, TreeSummary, _Fields, _importa
 from .formats import Target, load_command
 from .formats.atomic import atomic_write
 from .formats.compression import Policy
-from .formats.stream_trees import MARKER, PROBE_SPLITS, StreamPlan, fresh_ids, iter_nodes, iter_trees, load_light, npy_bytes
+from .formats.stream_trees import MARKER, PROBE_SPLITS, StreamPlan, iter_nodes, iter_trees, load_light, npy_bytes
 from .options import PruneOptions
 from .fidelity.probes import Probes
 from .progress import step
@@ -223,7 +223,6 @@ def _files(state: Any) -> Iterable[str]:
 def splice(state: Any, written: dict[int, tuple[str, str]], plan: StreamPlan) -> int:
     """Swap each stand-in in the light model's state for its streamed tree; returns how many."""
     swapped = 0
-    fresh = fresh_ids(state)
     stack = [state]
     while stack:
         node = stack.pop()
@@ -236,9 +235,10 @@ def splice(state: Any, written: dict[int, tuple[str, str]], plan: StreamPlan) ->
             content = node["content"]["content"]
             index = int(content["max_depth"]["content"]) - MARKER
             original = plan.trees[index].node["content"]["content"]
-            # new ids: skops would hand every entry with the id of the int 1 the first one's value
+            # no id: skops would hand every entry with the id of the int 1 the first one's value (a JSON
+            # value needs none, see CompactNames)
             for key in ("max_depth", "node_count"):
-                content[key] = {**content[key], "content": original[key]["content"], "__id__": next(fresh)}
+                content[key] = {k: v for k, v in content[key].items() if k != "__id__"} | {"content": original[key]["content"]}
             content["nodes"]["file"], content["values"]["file"] = written[index]
             swapped += 1
             continue
