@@ -319,7 +319,7 @@ def shrink_streamed(plan: StreamPlan, output: Path, target: Target, options: Pru
     transformed.append(Transformed(
         "estimators_.*.tree_", "Tree", "tree-exact",
         f"{summary.trees} trees, {summary.nodes} nodes, streamed one at a time: thresholds on the float32 grid, "
-        f"{summary.internal_values_zeroed} internal values zeroed, {bits}; every tree's leaf indices and values "
+        f"{summary.internal_values_copied} internal values set to their first leaf's, {bits}; every tree's leaf indices and values "
         "compared with the original's at its split values and their float32 neighbours",
         "trees compare float32 inputs and read leaf values only"))
     size_in, size_out = plan.source.stat().st_size, output.stat().st_size

@@ -27,7 +27,7 @@ from sklearn.ensemble import (
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor, ExtraTreeRegressor
 from sklearn.tree._tree import Tree
 
-from skprune_cli.estimators.trees import float32_floor, padding_ranges
+from skprune_cli.estimators.trees import first_leaves, float32_floor, padding_ranges
 from skprune_cli.pruning import PruneOptions, prune_model
 from skprune_cli.walk import graph
 
@@ -40,6 +40,8 @@ y_reg = X[:, 0] * 3 + np.sin(X[:, 1]) + rng.normal(size=600)
 FACTORIES = {
     "DecisionTreeClassifier": (lambda: DecisionTreeClassifier(random_state=0), y_cls),
     "DecisionTreeRegressor": (lambda: DecisionTreeRegressor(random_state=0), y_reg),
+    # best-first builder: nodes are numbered in the order they were split, not depth-first
+    "DecisionTreeRegressor-best-first": (lambda: DecisionTreeRegressor(max_leaf_nodes=40, random_state=0), y_reg),
     "ExtraTreeRegressor": (lambda: ExtraTreeRegressor(random_state=0), y_reg),
     "RandomForestClassifier": (lambda: RandomForestClassifier(10, random_state=0), y_cls),
     "RandomForestRegressor": (lambda: RandomForestRegressor(10, random_state=0), y_reg),
@@ -99,11 +101,15 @@ def test_exact_transforms_are_bit_identical(name):
         for method in METHODS:
             if hasattr(model, method):
                 assert same(getattr(model, method)(probe), getattr(pruned, method)(probe)), method
-    # thresholds really moved to the float32 grid, internal values really are 0
+    # thresholds really moved to the float32 grid, internal values really are their first leaf's
     for tree in trees_of(pruned):
         inner = tree.children_left >= 0
         assert np.array_equal(tree.threshold[inner], tree.threshold[inner].astype(np.float32).astype(float))
-        assert not tree.value[inner].any()
+        first = np.arange(tree.node_count)
+        while (tree.children_left[first] >= 0).any():
+            first = np.where(tree.children_left[first] >= 0, tree.children_left[first], first)
+        assert np.array_equal(tree.value[inner], tree.value[first[inner]])
+        assert (first[inner] > np.flatnonzero(inner)).all()
     if hasattr(model, "feature_importances_"):
         ref, new = model.feature_importances_, pruned.feature_importances_
         assert np.abs(new - ref).max() <= 1e-3 * np.abs(ref).max()
@@ -147,6 +153,28 @@ def test_tree_transforms_shrink_the_file(tmp_path):
     result = prune_model(copy.deepcopy(model), PruneOptions(preset="exact"))
     after = sio.dumps(result.model, compression=zipfile.ZIP_DEFLATED)
     assert len(after) < 0.85 * len(before)
+
+
+def test_internal_values_repeat_their_first_leaf_and_compress_smaller():
+    """A zero row per split costs the values member more than a copy of the leaf that follows it."""
+    import bz2
+
+    model = RandomForestClassifier(10, random_state=0).fit(np.tile(X, (4, 1)), np.tile(y_cls, 4))
+    zeroed = [t.value.copy() for t in trees_of(model)]
+    for values, tree in zip(zeroed, trees_of(model)):
+        values[tree.children_left >= 0] = 0.0
+    result = prune_model(copy.deepcopy(model), PruneOptions(preset="exact"))
+    copied = [t.value for t in trees_of(result.model)]
+    size = lambda arrays: sum(len(bz2.compress(a.tobytes(), 9)) for a in arrays)  # noqa: E731
+    assert size(copied) < 0.92 * size(zeroed)
+    assert np.array_equal(result.model.predict_proba(X), model.predict_proba(X))
+    assert "internal values set to their first leaf's" in result.transformed[0].detail
+
+
+def test_first_leaves_refuses_a_cycle():
+    left = np.array([1, 2, 1, -1])  # 1 -> 2 -> 1: no leaf is ever reached
+    assert first_leaves(left) is None
+    assert first_leaves(np.array([1, 2, -1, -1])).tolist() == [2, 2, 2, 3]
 
 
 def test_hist_gradient_boosting_internal_values_and_gains():

@@ -85,7 +85,7 @@ def transform_objects(found: Graph, options: ObjectOptions) -> list[Transformed]
     if trees.trees:
         bits = describe_importances(trees, options.drop_importances)
         detail = (f"{trees.trees} trees, {trees.nodes} nodes: thresholds on the float32 grid, "
-                  f"{trees.internal_values_zeroed} internal values zeroed, {bits}")
+                  f"{trees.internal_values_copied} internal values set to their first leaf's, {bits}")
         out.append(Transformed(_common(tree_paths), "Tree", "tree-exact", detail, reasons["tree-exact"]))
     if predictors.predictors:
         detail = (f"{predictors.predictors} predictors: {predictors.internal_values_zeroed} internal values "

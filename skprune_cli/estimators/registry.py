@@ -214,8 +214,8 @@ REGISTRY: tuple[Knowledge, ...] = (
     Knowledge(("CountVectorizer", "TfidfVectorizer"), ("stop_words_",), "drop",
               "terms cut by max_df/min_df/max_features (sklearn < 1.5 kept them); transform uses vocabulary_"),
     Knowledge(("Tree",), ("*",), "tree-exact",
-              "thresholds on the float32 grid, internal node values zeroed, padding zeroed, impurity and node "
-              "weights rounded as far as feature_importances_ allows; predictions and apply() unchanged"),
+              "thresholds on the float32 grid, internal node values copied from their first leaf, padding zeroed, "
+              "impurity and node weights rounded as far as feature_importances_ allows; predictions and apply() unchanged"),
     Knowledge(("TreePredictor",), ("nodes",), "hgb-exact",
               "internal node values and split gains zeroed, padding zeroed; predictions unchanged"),
     Knowledge(
