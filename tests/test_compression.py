@@ -246,3 +246,36 @@ def test_sharing_is_refused_for_big_members_and_beyond_a_total(tmp_path):
         check_references(schema(SHARED_TOTAL // SHARED_MEMBER_MAX + 2), "f.skops", {"m.npy": SHARED_MEMBER_MAX})
     with pytest.raises(InputRefused, match="shared by different objects"):
         check_references(schema(2), "f.skops")  # sizes unknown: no sharing
+
+
+def test_two_threads_meeting_a_new_kind_sample_it_once(monkeypatch):
+    """The first two tree members reach the pool together: one samples the methods, the other waits for it."""
+    import threading
+
+    from skprune_cli.formats import compression
+
+    trials: list[str] = []
+    original = compression.compressed_size
+
+    def counted(method, data, itemsize, strong=False, preset=6):
+        trials.append(method)
+        return original(method, data, itemsize, strong, preset)
+
+    monkeypatch.setattr(compression, "compressed_size", counted)
+    policy = compression.Policy("best")
+    rng = np.random.default_rng(0)
+    data = np.round(rng.normal(size=200_000), 2).tobytes()
+    start, decisions = threading.Barrier(2), []
+
+    def choose() -> None:
+        start.wait()
+        decisions.append(policy._best_method(memoryview(data), 8, "float64:big"))
+
+    threads = [threading.Thread(target=choose) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(decisions) == 2 and decisions[0] == decisions[1]
+    assert trials.count("deflate") == 1, trials  # one ladder of trials, not two
+    assert not policy.deciding

@@ -12,7 +12,8 @@ nothing special is needed to load it.
 DEFLATE's size on model arrays at a similar speed) and the rest in DEFLATE.
 ``best`` times every method on a sample of each kind of member (dtype) and
 keeps the one whose extra saving is worth its extra seconds; members of a kind
-already decided skip the sampling. ``--zip`` estimates from small samples what
+already decided skip the sampling, and a thread meeting a kind that the other
+thread is sampling waits for that decision. ``--zip`` estimates from small samples what
 ``best`` would save.
 
 Members compress independently and zlib, bz2 and lzma release the GIL:
@@ -61,6 +62,7 @@ def npy_dtype(name: str, data: bytes | memoryview) -> np.dtype | None:
 
 FAST_MIN = 256 * 1024  # members this big go to LZMA under --zip, and to the thread pool
 FAST_PRESET = 1
+SAMPLE_WAIT = 60.0  # seconds a thread waits for another's decision on the same kind
 GAIN_PER_TIME = 0.004  # best: a slower method must save 0.4% of the sample per extra multiple of the time
 
 
@@ -175,6 +177,9 @@ class Policy:
     # best: members of one dtype (a forest's node arrays) compress alike; once a sample of that
     # dtype chose a method, the rest of that dtype skip the sampling
     decided: dict[str, list[str]] = field(default_factory=dict)
+    # kinds a thread is sampling right now: the pool's other thread waits for that decision instead
+    # of sampling the same kind again (the first two tree members arrive together)
+    deciding: dict[str, threading.Event] = field(default_factory=dict)
     # estimate: per dtype, sampled best/DEFLATE ratios; per member, its dtype (to scale sizes later)
     ratios: dict[str, list[float]] = field(default_factory=dict)
     kinds: dict[str, str] = field(default_factory=dict)
@@ -209,11 +214,35 @@ class Policy:
         """The method worth its time on a sample: each step up in strength must pay for its seconds."""
         if len(view) < 64:
             return "none", 6, False
+        decision, owner = self._claim(kind)
+        if decision:
+            return decision
+        try:
+            return self._sample_methods(view, itemsize, kind)
+        finally:
+            if owner:
+                with self._lock:
+                    self.deciding.pop(kind).set()  # type: ignore[arg-type]
+
+    def _claim(self, kind: str | None) -> tuple[tuple[str, int, bool] | None, bool]:
+        """The decision made for ``kind`` (waiting while another thread makes it), or whether this thread makes it."""
+        if not kind:
+            return None, False
         with self._lock:
-            known = self.decided.get(kind) if kind else None
-        if known:
-            method, preset, strong = known[-1].split(":")
-            return method, int(preset), strong == "1"
+            running = self.deciding.get(kind)
+            if kind not in self.decided and running is None:
+                self.deciding[kind] = threading.Event()
+                return None, True
+        if running is not None:
+            running.wait(SAMPLE_WAIT)
+        with self._lock:
+            known = self.decided.get(kind)
+        if not known:  # the deciding thread failed: sample here as well
+            return None, False
+        method, preset, strong = known[-1].split(":")
+        return (method, int(preset), strong == "1"), False
+
+    def _sample_methods(self, view: memoryview, itemsize: int, kind: str | None) -> tuple[str, int, bool]:
         sample = _sample(view, SAMPLE)
         options = [("deflate", 6, False), ("bzip2", 6, False), ("lzma", 6, False), ("lzma", 6, True)]
         best: tuple[str, int, bool] | None = None
