@@ -22,7 +22,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from .errors import FidelityError
-from .estimators.trees import (IMPORTANCE_LEVELS, TreeSummary, _Fields, _importance_error, describe_importances,
+from .estimators.trees import (IMPORTANCE_LEVELS, TreeSummary, _Fields, _importance_error, describe_trees,
                                round_importances, transform_tree)
 from .formats import Target, load_command
 from .formats.atomic import atomic_write
@@ -315,11 +315,10 @@ def shrink_streamed(plan: StreamPlan, output: Path, target: Target, options: Pru
     with atomic_write(output, force) as handle, step("writing", None):
         summary, trusted = write_streamed(plan, light, options, inputs, handle, policy)
     transformed = [t for t in result.transformed if t.effect != "tree-exact"]
-    bits = describe_importances(summary, options.drop_importances)
     transformed.append(Transformed(
         "estimators_.*.tree_", "Tree", "tree-exact",
-        f"{summary.trees} trees, {summary.nodes} nodes, streamed one at a time: thresholds on the float32 grid, "
-        f"{summary.internal_values_copied} internal values set to their first leaf's, {bits}; every tree's leaf indices and values "
+        f"{summary.trees} trees, {summary.nodes} nodes, streamed one at a time: "
+        f"{describe_trees(summary, options.drop_importances)}; every tree's leaf indices and values "
         "compared with the original's at its split values and their float32 neighbours",
         "trees compare float32 inputs and read leaf values only"))
     size_in, size_out = plan.source.stat().st_size, output.stat().st_size

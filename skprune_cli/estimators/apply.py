@@ -17,7 +17,7 @@ from ..walk import Graph, array_nbytes, graph, walk
 from .attributes import apply_attribute_knowledge
 from .hist_trees import PredictorSummary, transform_predictor
 from .registry import droppable, object_effect
-from .trees import Tree, TreeSummary, describe_importances, round_importances, transform_tree
+from .trees import Tree, TreeSummary, describe_trees, round_importances, transform_tree
 
 
 def attribute_bytes(value: Any) -> int:
@@ -83,9 +83,7 @@ def transform_objects(found: Graph, options: ObjectOptions) -> list[Transformed]
     tree_paths = [p for p, _ in tree_objects]
     out: list[Transformed] = []
     if trees.trees:
-        bits = describe_importances(trees, options.drop_importances)
-        detail = (f"{trees.trees} trees, {trees.nodes} nodes: thresholds on the float32 grid, "
-                  f"{trees.internal_values_copied} internal values set to their first leaf's, {bits}")
+        detail = f"{trees.trees} trees, {trees.nodes} nodes: {describe_trees(trees, options.drop_importances)}"
         out.append(Transformed(_common(tree_paths), "Tree", "tree-exact", detail, reasons["tree-exact"]))
     if predictors.predictors:
         detail = (f"{predictors.predictors} predictors: {predictors.internal_values_zeroed} internal values "

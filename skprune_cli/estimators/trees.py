@@ -201,14 +201,23 @@ def transform_tree(tree: Tree, summary: TreeSummary, drop_importances: bool) -> 
     inner = nodes["left_child"] != TREE_LEAF
     nodes["threshold"][inner] = float32_floor(nodes["threshold"][inner])
     first = first_leaves(nodes["left_child"])
-    values[inner] = values[first[inner]] if first is not None else 0.0
+    if first is None:  # no first leaf to copy: zero, as before
+        values[inner] = 0.0
+    else:
+        values[inner] = values[first[inner]]
+        summary.internal_values_copied += int(values[inner].size)
     zero_padding(nodes)
     if drop_importances:
         for name in ("impurity", "weighted_n_node_samples", "n_node_samples"):
             nodes[name] = 0
     summary.trees += 1
     summary.nodes += int(tree.node_count)
-    summary.internal_values_copied += int(values[inner].size)
+
+
+def describe_trees(summary: TreeSummary, drop_importances: bool) -> str:
+    """The report's words for the exact transforms, in memory or streamed (after the counts)."""
+    return (f"thresholds on the float32 grid, {summary.internal_values_copied} internal values set to their "
+            f"first leaf's, {describe_importances(summary, drop_importances)}")
 
 
 def describe_importances(summary: TreeSummary, drop_importances: bool) -> str:

@@ -176,7 +176,7 @@ class Policy:
     fast_preset: int = FAST_PRESET  # auto's LZMA preset for big members
     # best: members of one dtype (a forest's node arrays) compress alike; once a sample of that
     # dtype chose a method, the rest of that dtype skip the sampling
-    decided: dict[str, list[str]] = field(default_factory=dict)
+    decided: dict[str, tuple[str, int, bool]] = field(default_factory=dict)  # kind -> (method, preset, strong)
     # kinds a thread is sampling right now: the pool's other thread waits for that decision instead
     # of sampling the same kind again (the first two tree members arrive together)
     deciding: dict[str, threading.Event] = field(default_factory=dict)
@@ -237,10 +237,7 @@ class Policy:
             running.wait(SAMPLE_WAIT)
         with self._lock:
             known = self.decided.get(kind)
-        if not known:  # the deciding thread failed: sample here as well
-            return None, False
-        method, preset, strong = known[-1].split(":")
-        return (method, int(preset), strong == "1"), False
+        return known, False  # None: the deciding thread failed, sample here as well
 
     def _sample_methods(self, view: memoryview, itemsize: int, kind: str | None) -> tuple[str, int, bool]:
         sample = _sample(view, SAMPLE)
@@ -264,7 +261,7 @@ class Policy:
         assert best is not None
         if kind:
             with self._lock:
-                self.decided.setdefault(kind, []).append(f"{best[0]}:{best[1]}:{int(best[2])}")
+                self.decided[kind] = best
         return best
 
     def _estimate(self, name: str, view: memoryview, itemsize: int, kind: str, method: str = "deflate") -> None:
