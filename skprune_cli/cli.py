@@ -8,6 +8,10 @@ A batch (several inputs, a folder, or ``-d``) ends with the worst of its files' 
 
 from __future__ import annotations
 
+import time
+
+IMPORTED = time.perf_counter()  # before the imports below: a command's time includes them
+
 import contextlib
 import enum
 import os
@@ -33,6 +37,7 @@ from .render import RichReporter, render_batch, render_check, render_inspect, re
 PROGRESS_MIN_BYTES = 10 << 20  # below this a run takes a blink: no bar
 
 EXIT_INTERNAL = 5
+LAUNCHED: float | None = None  # the process's start, when run as the ``skprune`` command (``main``)
 
 app = typer.Typer(
     name="skprune",
@@ -287,7 +292,7 @@ def shrink(
             from .shrinking import ShrinkRequest, savings_gate, shrink_file
 
             with _progress(models, quiet or json_out):
-                report = shrink_file(ShrinkRequest.of(_path_arg(models[0]), run, config))
+                report = shrink_file(ShrinkRequest.of(_path_arg(models[0]), run, config, started=LAUNCHED))
             if json_out:
                 print(report.to_json())
             elif not quiet:
@@ -359,6 +364,8 @@ def check(
 
 
 def main() -> None:
+    global LAUNCHED
+    LAUNCHED = IMPORTED
     signals.run(app)  # SIGINT/SIGTERM: exit 130/143, one line, no temp file; library callers keep theirs
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -34,10 +35,12 @@ class ShrinkRequest:
     data: DataOptions = field(default_factory=DataOptions)
     write: WriteOptions = field(default_factory=WriteOptions)
     config: str | None = None  # the pyproject.toml the options came from, if any
+    started: float = 0.0  # time.perf_counter() when the job began (best's time budget counts from it)
 
     def __init__(self, source: str | Path, output: str | Path | None = None, *, load: LoadOptions | None = None,
                  prune: PruneOptions | None = None, data: DataOptions | Path | None = None,
-                 write: WriteOptions | None = None, config: str | None = None, **flat: Any) -> None:
+                 write: WriteOptions | None = None, config: str | None = None, started: float | None = None,
+                 **flat: Any) -> None:
         if isinstance(data, (str, Path)):  # the old flat ``data=Path`` keyword
             flat["data"], data = data, None
         staged = split_flat(flat)
@@ -51,10 +54,13 @@ class ShrinkRequest:
         self.write = write
         self.output = write.output
         self.config = config
+        self.started = time.perf_counter() if started is None else started
 
     @classmethod
-    def of(cls, source: str | Path, run: RunOptions, config: str | None = None) -> "ShrinkRequest":
-        return cls(source, load=run.load, prune=run.prune, data=run.data, write=run.write, config=config)
+    def of(cls, source: str | Path, run: RunOptions, config: str | None = None,
+           started: float | None = None) -> "ShrinkRequest":
+        return cls(source, load=run.load, prune=run.prune, data=run.data, write=run.write, config=config,
+                   started=started)
 
 
 MODEL_SUFFIXES = tuple(sorted({*PICKLE_SUFFIXES, ".skops", ".joblib"}, key=len, reverse=True))
@@ -107,7 +113,7 @@ def shrink_file(request: ShrinkRequest) -> ShrinkReport:
             written = write_model(
                 result.model, path, target, force=write.force, inputs=(request.source,),
                 estimate_best=target.format == "skops" and target.compression in ("deflate", "auto"),
-                size_hint=result.bytes_after,
+                size_hint=result.bytes_after, started=request.started,
             )
         finally:
             if scratch:
@@ -137,7 +143,7 @@ def shrink_file(request: ShrinkRequest) -> ShrinkReport:
         check=result.check,
         compression=target.compression if target else "none",
         compression_members=written.methods if written else None,
-        notes=loaded.notes,
+        notes=loaded.notes + (written.notes if written else []),
         best_saving_estimate=written.best_saving if written and target.compression in ("deflate", "auto") else None,  # type: ignore[union-attr]
         config=request.config,
         format_advice=advice,
@@ -157,7 +163,7 @@ def _shrink_streamed(request: ShrinkRequest, target: Target) -> ShrinkReport | N
         return None
     data = request.data
     report = shrink_streamed(plan, request.write.output, target, request.prune,  # type: ignore[arg-type]
-                             force=request.write.force, trust=request.load.trust,
+                             force=request.write.force, trust=request.load.trust, started=request.started,
                              inputs_for=lambda model: load_check_data(data.data, model, data.data_key, data.data_field))
     report.config = request.config
     return report

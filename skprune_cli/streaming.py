@@ -27,6 +27,7 @@ from .estimators.trees import (IMPORTANCE_LEVELS, TreeSummary, _Fields, _importa
 from .formats import Target, load_command
 from .formats.atomic import atomic_write
 from .formats.compression import Policy
+from .formats.time_budget import best_budget, held_back_note
 from .formats.stream_trees import MARKER, PROBE_SPLITS, StreamPlan, iter_nodes, iter_trees, load_light, npy_bytes
 from .options import PruneOptions
 from .fidelity.probes import Probes
@@ -301,7 +302,7 @@ def write_streamed(plan: StreamPlan, light: Any, options: PruneOptions, inputs: 
 
 
 def shrink_streamed(plan: StreamPlan, output: Path, target: Target, options: PruneOptions, *, force: bool,
-                    trust: tuple[str, ...], inputs_for: Any) -> ShrinkReport:
+                    trust: tuple[str, ...], inputs_for: Any, started: float | None = None) -> ShrinkReport:
     """Shrink ``plan.source`` into ``output`` without ever holding two trees in memory.
 
     ``inputs_for(model)`` reads the user's ``--data`` against the light model.
@@ -311,7 +312,7 @@ def shrink_streamed(plan: StreamPlan, output: Path, target: Target, options: Pru
     result = prune_model(light, options, inputs)
     # the forest is most of the work here and LZMA preset 0 compresses its nodes 1.5x faster than
     # preset 1 for 1.5% more bytes: the plain round trip it is measured against is one DEFLATE pass
-    policy = Policy(target.compression, fast_preset=0)
+    policy = Policy(target.compression, fast_preset=0, budget=best_budget(target.compression, started, plan.bytes_total))
     with atomic_write(output, force) as handle, step("writing", None):
         summary, trusted = write_streamed(plan, light, options, inputs, handle, policy)
     transformed = [t for t in result.transformed if t.effect != "tree-exact"]
@@ -341,5 +342,5 @@ def shrink_streamed(plan: StreamPlan, output: Path, target: Target, options: Pru
         check=result.check,
         compression=target.compression,
         compression_members=policy.chosen or None,
-        notes=[note],
+        notes=[note, *held_back_note(policy.budget)],
     )

@@ -13,6 +13,7 @@ import os
 import pickle
 import subprocess
 import sys
+import time
 import zipfile
 
 import numpy as np
@@ -26,7 +27,7 @@ from sklearn.pipeline import make_pipeline
 
 from conftest import TREE
 from corpus import documents
-from skprune_cli import prune
+from skprune_cli import prune, shrink
 from skprune_cli.formats import target_for, write_model
 from skprune_cli.formats.compression import FAST_MIN
 from skprune_cli.rounding import grid_round, grid_step
@@ -277,5 +278,57 @@ def test_two_threads_meeting_a_new_kind_sample_it_once(monkeypatch):
     for thread in threads:
         thread.join()
     assert len(decisions) == 2 and decisions[0] == decisions[1]
-    assert trials.count("deflate") == 1, trials  # one ladder of trials, not two
+    assert trials.count("bzip2") == 1, trials  # one ladder of trials, not two
     assert not policy.deciding
+
+
+def test_time_budget_affords_the_strongest_step_only_when_the_job_stays_within_its_factor():
+    """Weakest first: --zip's own method, a middle step, the strongest (seconds per byte)."""
+    from skprune_cli.formats.time_budget import TimeBudget
+
+    steps = [("zip", 1e-8), ("middle", 4e-8), ("strong", 1e-7)]
+    mb = 1 << 20
+    # nothing before the writing: 3.5x --zip's seconds cannot pay for a step 10x slower, nor for 4x
+    tight = TimeBudget(time.perf_counter(), total=40 * mb, free=0.0, workers=2)
+    picked = [tight.pick(steps, mb, 1e-8)[0] for _ in range(40)]
+    assert picked[0] == "zip" and tight.held_back == 40 - picked.count("strong")
+    assert tight.spent <= 3.5 * tight.zip_seconds * 1.05  # the members together stay within the factor
+    assert "middle" in picked  # the allowance a cheap member leaves goes to the next ones
+    # 20 s of loading and checking before it (as --zip would have too): every member gets the strongest
+    loose = TimeBudget(time.perf_counter() - 20.0, total=40 * mb, free=0.0, workers=2)
+    assert [loose.pick(steps, mb, 1e-8)[0] for _ in range(40)] == ["strong"] * 40 and loose.held_back == 0
+    # a repeat skops produced but did not write: half the bytes expected, the rest afford more
+    half = TimeBudget(time.perf_counter() - 0.3, total=40 * mb, free=0.0, workers=2)
+    half.produced, half.written = 2, 1
+    whole = TimeBudget(time.perf_counter() - 0.3, total=40 * mb, free=0.0, workers=2)
+    assert half.pick(steps, mb, 1e-8)[0] == "strong" and whole.pick(steps, mb, 1e-8)[0] != "strong"
+    # a model that takes a second at full strength gets it, whatever --zip takes
+    small = TimeBudget(time.perf_counter(), total=10 * mb, workers=2)
+    assert [small.pick(steps, mb, 1e-8)[0] for _ in range(10)] == ["strong"] * 10
+    with pytest.raises(ValueError, match="factor"):
+        TimeBudget(0.0, factor=0.5)
+
+
+def test_best_within_its_time_budget_still_writes_a_smaller_forest_that_plain_skops_loads(tmp_path, monkeypatch):
+    """A budget no bigger than --zip's own time: the forest's members take --zip's method, as small as
+    --zip, and the report says so; with the whole budget they take the strongest LZMA, smaller again."""
+    from skprune_cli.formats import time_budget
+
+    rng = np.random.default_rng(1)
+    X = rng.random((20000, 8))
+    y = ((X @ np.arange(8) > 14) ^ (rng.random(20000) < 0.2)).astype(int)  # noisy labels: big trees
+    model = RandomForestClassifier(n_estimators=4, random_state=0).fit(X, y)
+    assert all(t.tree_.node_count * 48 >= FAST_MIN for t in model.estimators_)  # --zip gives them fast LZMA
+    src, zipped, roomy, hurried = (tmp_path / f"{n}.skops" for n in ("src", "zip", "roomy", "hurried"))
+    sio.dump(model, src)
+    shrink(src, zipped, zip=True)
+    report = shrink(src, roomy, compression="best")
+    assert not any("faster method" in n for n in report.notes)
+    monkeypatch.setattr(time_budget, "BEST_TIME_FACTOR", 1.0)
+    monkeypatch.setattr(time_budget, "BEST_FREE_SECONDS", 0.0)
+    report = shrink(src, hurried, compression="best")
+    assert any("faster method of their kind" in n and "within 1x the time of --zip" in n for n in report.notes)
+    sizes = {p.name: p.stat().st_size for p in (zipped, roomy, hurried)}
+    assert sizes["roomy.skops"] < sizes["hurried.skops"] <= sizes["zip.skops"] * 1.02, sizes
+    for path in (roomy, hurried):
+        assert plain_load(path, [TREE], "predict_proba", X[:500]) == model.predict_proba(X[:500]).tolist()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -22,6 +22,7 @@ from .archive import Limits, human_size
 from .atomic import atomic_write, check_target
 from ..progress import step
 from .compression import Policy
+from .time_budget import best_budget, held_back_note
 
 # Reading and writing models needs skops and scikit-learn (a second to import); listing a
 # .skops archive does not, so those modules are imported where a model is actually loaded.
@@ -118,6 +119,7 @@ class Written:
     trusted: list[str]  # types a skops reader must pass as trusted=
     best_saving: int = 0  # estimated bytes --compression best would save (plain --zip only)
     methods: dict[str, int] | None = None  # member count per compression method
+    notes: list[str] = field(default_factory=list)  # best: members given a faster method by the time budget
 
 
 @dataclass
@@ -214,8 +216,13 @@ def write_model(
     inputs: tuple[Path, ...] = (),
     estimate_best: bool = False,
     size_hint: int | None = None,
+    started: float | None = None,
 ) -> Written:
-    """Write atomically; with ``estimate_best``, a DEFLATE archive also says what ``best`` would save."""
+    """Write atomically; with ``estimate_best``, a DEFLATE archive also says what ``best`` would save.
+
+    ``started`` (a ``time.perf_counter()`` reading, default now) is when the job began: ``best``'s
+    time budget counts the work since then as done by ``--zip`` too.
+    """
     from .joblib_io import write_joblib
     from .pickle_io import write_pickle
     from .skops_io import write_skops
@@ -223,7 +230,7 @@ def write_model(
     path = Path(path)
     check_target(path, force, inputs)
     trusted: list[str] = []
-    policy = Policy(target.compression, estimate=estimate_best)
+    policy = Policy(target.compression, estimate=estimate_best, budget=best_budget(target.compression, started, size_hint))
     with atomic_write(path, force) as handle:
         if target.format == "skops":
             trusted = write_skops(model, handle, policy, size_hint)
@@ -235,7 +242,7 @@ def write_model(
             with step("writing"):
                 write_pickle(model, handle, codec, level=9 if target.best else None)
     return Written(FileInfo(str(path), target.format, path.stat().st_size), trusted, policy.saving,
-                   policy.chosen or None)
+                   policy.chosen or None, held_back_note(policy.budget))
 
 
 def load_command(path: Path, target: Target, trusted: list[str]) -> str:

@@ -13,12 +13,14 @@ DEFLATE's size on model arrays at a similar speed) and the rest in DEFLATE.
 ``best`` times every method on a sample of each kind of member (dtype) and
 keeps the one whose extra saving is worth its extra seconds; members of a kind
 already decided skip the sampling, and a thread meeting a kind that the other
-thread is sampling waits for that decision. ``--zip`` estimates from small samples what
-``best`` would save.
+thread is sampling waits for that decision. A time budget (``time_budget.py``)
+gives a member the next step down its kind's ladder when the strongest would
+take the job past 3x ``--zip``'s time. ``--zip`` estimates from small samples
+what ``best`` would save.
 
 Members compress independently and zlib, bz2 and lzma release the GIL:
-``MemberWriter`` compresses big members on a thread pool (both cores) while
-skops produces the next ones, and writes them in order.
+``member_writer.MemberWriter`` compresses big members on a thread pool (both
+cores) while skops produces the next ones, and writes them in order.
 """
 
 from __future__ import annotations
@@ -26,20 +28,18 @@ from __future__ import annotations
 import bz2
 import contextlib
 import lzma
-import os
 import struct
 import threading
 import time
 import zipfile
 import zlib
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 import numpy as np
 
 from .archive import parse_npy_header
+from .time_budget import TimeBudget
 
 SAMPLE = 1 << 20
 ESTIMATE_SAMPLE = 128 * 1024
@@ -148,11 +148,31 @@ def _sample(data: memoryview, size: int) -> memoryview:
     return data[start : start + size]
 
 
+Option = tuple[str, int, bool]  # (method, LZMA preset or DEFLATE/BZIP2 level, strong)
+
+
+@dataclass(frozen=True)
+class Ladder:
+    """A kind's methods as sampled, weakest first, with their seconds per byte on the sample.
+
+    The first step is ``--zip``'s own method, for when the time budget affords nothing more; the
+    others are the steps ``best`` found worth their seconds that also beat it in size. The last
+    step is what ``best`` would use without a budget.
+    """
+
+    steps: tuple[tuple[Option, float], ...]
+
+    @property
+    def zip_rate(self) -> float:
+        return self.steps[0][1]
+
+
 @dataclass
 class Choice:
     method: int
     level: int | None
     lzma: dict[str, Any] | None = None
+    projected: float = 0.0  # seconds the time budget counted for this member
 
     def compress(self, data: bytes | memoryview) -> bytes:
         """The member's compressed bytes, exactly as ``zipfile`` would have written them."""
@@ -175,8 +195,9 @@ class Policy:
     estimate: bool = False
     fast_preset: int = FAST_PRESET  # auto's LZMA preset for big members
     # best: members of one dtype (a forest's node arrays) compress alike; once a sample of that
-    # dtype chose a method, the rest of that dtype skip the sampling
-    decided: dict[str, tuple[str, int, bool]] = field(default_factory=dict)  # kind -> (method, preset, strong)
+    # dtype made a ladder of methods, the rest of that dtype skip the sampling
+    decided: dict[str, Ladder] = field(default_factory=dict)
+    budget: TimeBudget | None = None  # best: None spends whatever the strongest steps take
     # kinds a thread is sampling right now: the pool's other thread waits for that decision instead
     # of sampling the same kind again (the first two tree members arrive together)
     deciding: dict[str, threading.Event] = field(default_factory=dict)
@@ -191,14 +212,15 @@ class Policy:
         view = memoryview(data).cast("B")
         dtype = npy_dtype(name, view)
         itemsize = dtype.itemsize if dtype is not None else 1
-        preset, strong = 6, False
+        preset, strong, projected = 6, False, 0.0
+        fast, fast_preset = self._zip_method(name, view, dtype)
         if self.mode == "best":
             size_class = "big" if len(view) >= ESTIMATE_SAMPLE else "small"  # small members: headers weigh more
-            method, preset, strong = self._best_method(view, itemsize, f"{dtype}:{size_class}")
+            ladder = self._best_method(view, itemsize, f"{dtype}:{size_class}", (fast, fast_preset))
+            (method, preset, strong), projected = self._afford(ladder, len(view))
         elif self.mode == "auto":
-            big = len(view) >= FAST_MIN and (dtype is not None or name == "schema.json")
-            method, preset = ("lzma", self.fast_preset) if big else ("deflate", 6)
-            if self.estimate and big:
+            method, preset = fast, fast_preset
+            if self.estimate and method == "lzma":
                 self._estimate(name, view, itemsize, str(dtype), method)
         else:
             method = self.mode
@@ -206,25 +228,51 @@ class Policy:
                 self._estimate(name, view, itemsize, str(dtype))
         with self._lock:
             self.chosen[method] = self.chosen.get(method, 0) + 1
-        level = 9 if method in ("deflate", "bzip2") and self.mode == "best" else None
+        level = preset if method in ("deflate", "bzip2") and self.mode == "best" else None
         spec = lzma_filter(itemsize, strong, preset, len(view)) if method == "lzma" else None
-        return Choice(METHODS[method], level, spec)
+        return Choice(METHODS[method], level, spec, projected)
 
-    def _best_method(self, view: memoryview, itemsize: int, kind: str | None) -> tuple[str, int, bool]:
-        """The method worth its time on a sample: each step up in strength must pay for its seconds."""
+    def _zip_method(self, name: str, view: memoryview, dtype: np.dtype | None) -> tuple[str, int]:
+        """What ``--zip`` uses for this member: fast LZMA for big arrays and a big schema, else DEFLATE."""
+        big = len(view) >= FAST_MIN and (dtype is not None or name == "schema.json")
+        return ("lzma", self.fast_preset) if big else ("deflate", 6)
+
+    def _afford(self, ladder: Ladder, nbytes: int) -> tuple[Option, float]:
+        if self.budget is None or len(ladder.steps) == 1:
+            return ladder.steps[-1][0], 0.0
+        with self._lock:
+            return self.budget.pick(ladder.steps, nbytes, ladder.zip_rate)
+
+    def encoded(self, produced: int, written: int) -> None:
+        """skops produced a member of ``produced`` bytes, written as ``written`` (packed tree nodes, or 0 for
+        a repeat): the time budget scales the bytes it expects by the same ratio."""
+        if self.budget is not None:
+            with self._lock:
+                self.budget.produced += produced
+                self.budget.written += written
+
+    def settle(self, choice: Choice, seconds: float) -> None:
+        """A member took ``seconds`` to compress: the time budget counts that instead of its projection."""
+        if self.budget is not None and choice.projected:
+            with self._lock:
+                self.budget.settle(choice.projected, seconds)
+
+    def _best_method(self, view: memoryview, itemsize: int, kind: str | None,
+                     fast: tuple[str, int] = ("deflate", 6)) -> Ladder:
+        """The methods worth their time on a sample: each step up in strength must pay for its seconds."""
         if len(view) < 64:
-            return "none", 6, False
+            return Ladder(((("none", 0, False), 0.0),))
         decision, owner = self._claim(kind)
         if decision:
             return decision
         try:
-            return self._sample_methods(view, itemsize, kind)
+            return self._sample_methods(view, itemsize, kind, fast)
         finally:
             if owner:
                 with self._lock:
                     self.deciding.pop(kind).set()  # type: ignore[arg-type]
 
-    def _claim(self, kind: str | None) -> tuple[tuple[str, int, bool] | None, bool]:
+    def _claim(self, kind: str | None) -> tuple[Ladder | None, bool]:
         """The decision made for ``kind`` (waiting while another thread makes it), or whether this thread makes it."""
         if not kind:
             return None, False
@@ -239,30 +287,37 @@ class Policy:
             known = self.decided.get(kind)
         return known, False  # None: the deciding thread failed, sample here as well
 
-    def _sample_methods(self, view: memoryview, itemsize: int, kind: str | None) -> tuple[str, int, bool]:
+    def _sample_methods(self, view: memoryview, itemsize: int, kind: str | None,
+                        fast: tuple[str, int]) -> Ladder:
         sample = _sample(view, SAMPLE)
-        options = [("deflate", 6, False), ("bzip2", 6, False), ("lzma", 6, False), ("lzma", 6, True)]
-        best: tuple[str, int, bool] | None = None
+        began = time.thread_time()
+        options: list[Option] = [(*fast, False), ("deflate", 9, False), ("bzip2", 9, False), ("lzma", 6, False),
+                                 ("lzma", 6, True)]
+        steps: list[tuple[Option, float, int]] = []  # what each step costs and gives on the sample
         best_size = best_time = 0.0
-        for method, preset, strong in options:  # fastest first
-            start = time.perf_counter()
-            size = compressed_size(method, sample, itemsize, strong=(strong or method != "lzma"), preset=preset)
-            spent = time.perf_counter() - start
-            if best is None:
-                best, best_size, best_time = (method, preset, strong), size, spent
-                continue
+        for option in options:  # --zip's method, then the others fastest first
+            method, preset, strong = option
+            spent = float("inf")
+            for _ in range(1 if steps else 2):  # --zip's time is the budget's yardstick: the faster of two runs
+                start = time.thread_time()
+                size = compressed_size(method, sample, itemsize, strong or (method != "lzma" and preset == 9), preset)
+                spent = min(spent, time.thread_time() - start)
             gain = (best_size - size) / max(best_size, 1)
-            # time as a multiple of the current choice's: a busy machine slows every method alike
+            # CPU time, as a multiple of the current choice's: what another process takes does not count
             extra = max(spent / max(best_time, 1e-9) - 1.0, 0.0)
-            if gain > 0 and gain >= GAIN_PER_TIME * extra:
-                best, best_size, best_time = (method, preset, strong), size, spent
+            if len(steps) <= 1 or (gain > 0 and gain >= GAIN_PER_TIME * extra):  # best's search starts at DEFLATE
+                steps.append((option, spent / len(sample), size))
+                best_size, best_time = size, spent
             elif method == "lzma" and strong:  # the strongest step did not pay: stop searching
                 break
-        assert best is not None
-        if kind:
-            with self._lock:
-                self.decided[kind] = best
-        return best
+        floor, chosen = steps[0], steps[1:]
+        ladder = Ladder((floor[:2], *(step[:2] for step in chosen[:-1] if step[2] < floor[2]), chosen[-1][:2]))
+        with self._lock:
+            if kind:
+                self.decided[kind] = ladder
+            if self.budget is not None:
+                self.budget.charge(time.thread_time() - began)
+        return ladder
 
     def _estimate(self, name: str, view: memoryview, itemsize: int, kind: str, method: str = "deflate") -> None:
         if len(view) < ESTIMATE_MIN:
@@ -287,98 +342,3 @@ class Policy:
                 ratio = sum(self.ratios[kind]) / len(self.ratios[kind])
                 saving += info.compress_size * (1 - ratio)
         return max(int(saving), 0)
-
-
-class _Ready:
-    """Stands in for ``zipfile``'s compressor: hands over bytes compressed elsewhere."""
-
-    def __init__(self, blob: bytes) -> None:
-        self._blob: bytes | None = blob
-
-    def compress(self, data: bytes) -> bytes:
-        blob, self._blob = self._blob or b"", None
-        return blob
-
-    def flush(self) -> bytes:
-        return self.compress(b"")
-
-
-@contextlib.contextmanager
-def _precompressed(blob: bytes) -> Iterator[None]:
-    original = zipfile._get_compressor  # type: ignore[attr-defined]
-    zipfile._get_compressor = lambda *args, **kwargs: _Ready(blob)  # type: ignore[attr-defined]
-    try:
-        yield
-    finally:
-        zipfile._get_compressor = original  # type: ignore[attr-defined]
-
-
-POOL_MIN_BEST = 16 * 1024  # best compresses hard enough that smaller members are worth a thread too
-PENDING_BYTES = 256 << 20  # uncompressed bytes waiting for the pool before the writer catches up
-
-
-class MemberWriter:
-    """Writes archive members in order, compressing big ones on a thread pool.
-
-    ``zipfile`` computes the CRC and sizes from the uncompressed data as usual;
-    only the compressor is swapped for the bytes the pool produced, so every
-    member is exactly what ``zipfile`` itself would write with that method.
-    """
-
-    def __init__(self, zip_file: zipfile.ZipFile, policy: Policy, workers: int | None = None,
-                 on_written: Any = None) -> None:
-        self._zip, self._policy = zip_file, policy
-        self._workers = workers or min(2, os.cpu_count() or 1)
-        self._pool: ThreadPoolExecutor | None = None
-        self._pending: deque[tuple[str, bytes, Future[tuple[Choice, bytes | None]]]] = deque()
-        self._pending_bytes = 0
-        self._on_written = on_written
-
-    def write(self, name: str, data: bytes) -> None:
-        future: Future[tuple[Choice, bytes | None]]
-        pooled = POOL_MIN_BEST if self._policy.mode == "best" else FAST_MIN
-        if len(data) < pooled or self._workers < 2:
-            if not self._pending:  # nothing queued: write it now, in order
-                self._emit(name, data, *self._compress(name, data))
-                return
-            future = Future()
-            future.set_result(self._compress(name, data))
-        else:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="skprune-zip")
-            future = self._pool.submit(self._compress, name, data)
-        self._pending.append((name, data, future))
-        self._pending_bytes += len(data)
-        while self._pending and (self._pending[0][2].done() or self._pending_bytes > PENDING_BYTES):
-            self._drain_one()
-
-    def _compress(self, name: str, data: bytes) -> tuple[Choice, bytes | None]:
-        choice = self._policy.choose(name, data)
-        return choice, (choice.compress(data) if choice.method != zipfile.ZIP_STORED else None)
-
-    def _drain_one(self) -> None:
-        name, data, future = self._pending.popleft()
-        self._pending_bytes -= len(data)
-        self._emit(name, data, *future.result())
-
-    def _emit(self, name: str, data: bytes, choice: Choice, blob: bytes | None) -> None:
-        info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
-        info.compress_type = choice.method
-        info.external_attr = 0o644 << 16
-        if blob is None:
-            self._zip.writestr(info, data, compress_type=choice.method)
-        else:
-            with _precompressed(blob):
-                self._zip.writestr(info, data, compress_type=choice.method)
-        if self._on_written is not None:
-            self._on_written(len(data))
-
-    def close(self) -> None:
-        """Write everything still pending; the pool's threads end."""
-        try:
-            while self._pending:
-                self._drain_one()
-        finally:
-            if self._pool is not None:
-                self._pool.shutdown(wait=True, cancel_futures=True)
-                self._pool = None

@@ -26,7 +26,8 @@ from skops.io._protocol import PROTOCOL
 from ..errors import InputRefused
 from .archive import SHARED_MEMBER_MAX, Limits, check_archive, check_references, member_sizes, read_checked_schema
 from ..progress import reporter, step
-from .compression import MemberWriter, Policy
+from .compression import Policy
+from .member_writer import MemberWriter
 from .tree_codec import encode_member
 
 from .trust import VALIDATED as VALIDATED_TYPES, refusal, refused
@@ -172,8 +173,11 @@ class _PolicyZip:
         self._names.add(name)
         written = name if self._compact is None else self._compact.member(name, data)
         if written is None:
+            self._policy.encoded(len(data), 0)
             return
+        size = len(data)
         data = encode_member(name, data, self._policy.mode)  # forests: tree nodes as packed records (tree_codec.py)
+        self._policy.encoded(size, len(data))
         self._writer.write(written, bytes(data) if not isinstance(data, bytes) else data)
 
     def close(self) -> None:
