@@ -12,14 +12,16 @@ same samples. With ``W`` threads compressing, the job should keep
 
 (``free``: a couple of seconds any run may add; below that nobody waits).
 
-Spread over the bytes still to come (the archive's expected size less what
-was written), what is left of that bound is a rate in seconds per byte; a
-member gets the strongest step of its kind's ladder within that rate, or
-``--zip``'s own method. Steps that cost many seconds per byte go first, and
-the allowance a cheaper member leaves unused raises the rate for the next
-ones, so the output mixes steps (an ExtraTreesRegressor(40) gets LZMA 6
-instead of strong LZMA for part of its node records). Sampling counts as spent; each member's projected seconds
-are settled against its measured ones.
+What is left of that bound, against what the bytes still to come (the
+archive's expected size less what was written) would cost at full strength at
+the rate seen so far, is the share of full strength the rest can afford. A
+member gets the strongest step of its kind's ladder costing at most that
+share of its strongest step, or ``--zip``'s own method; the allowance a member
+leaves unused raises the share for the next ones, so the output mixes steps
+(an ExtraTreesRegressor(40) from the command line: LZMA 6 instead of strong
+LZMA for about half its node records). Seconds are CPU seconds of the
+compressing thread, so other processes do not count; sampling counts as spent,
+and each member's projected seconds are settled against its measured ones.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import time
 from dataclasses import dataclass
 from typing import Sequence, TypeVar
 
-BEST_TIME_FACTOR = 3.5  # the projection runs ~15% above what is measured, and a busy machine adds ~15% noise
+BEST_TIME_FACTOR = 3.0  # bench_models measured 3.66x at a factor of 3.5, and one machine's timings drift by ~15%
 BEST_FREE_SECONDS = 2.0  # wall seconds best may always add: a small model's wait does not matter
 
 Step = TypeVar("Step")
@@ -68,9 +70,11 @@ class TimeBudget:
         coming = max(int(expected) - self.seen, 0) + nbytes  # this member and those expected after it
         zip_all = self.zip_seconds + (coming - nbytes) * self.zip_seconds / self.seen
         allowance = self.factor * zip_all + ((self.factor - 1.0) * self.before + self.free) * self.workers
-        # the share of full strength the rest can afford, the members to come costing what those so far did
+        # the share of full strength the rest can afford, the members to come costing what those so far did;
+        # a step no slower than --zip's own method is always affordable
         share = (allowance - self.spent) / max(coming * self.full / self.seen, 1e-12)
-        index = next((i for i in range(len(steps) - 1, 0, -1) if steps[i][1] <= share * steps[-1][1]), 0)
+        limit = max(share * steps[-1][1], steps[0][1])
+        index = next((i for i in range(len(steps) - 1, 0, -1) if steps[i][1] <= limit), 0)
         if index < len(steps) - 1:
             self.held_back += 1
         projected = nbytes * steps[index][1]
