@@ -288,7 +288,7 @@ def test_time_budget_affords_the_strongest_step_only_when_the_job_stays_within_i
 
     steps = [("zip", 1e-8), ("middle", 4e-8), ("strong", 1e-7)]
     mb = 1 << 20
-    # nothing before the writing: 3x --zip's seconds cannot pay for a step 10x slower, nor always for 4x
+    # nothing before the writing: 3.25x --zip's seconds cannot pay for a step 10x slower, nor always for 4x
     tight = TimeBudget(time.perf_counter(), total=40 * mb, free=0.0, workers=2)
     picked = [tight.pick(steps, mb, 1e-8)[0] for _ in range(40)]
     assert picked[0] == "zip" and tight.held_back == 40 - picked.count("strong")

@@ -15,7 +15,7 @@ keeps the one whose extra saving is worth its extra seconds; members of a kind
 already decided skip the sampling, and a thread meeting a kind that the other
 thread is sampling waits for that decision. A time budget (``time_budget.py``)
 gives a member a weaker step of its kind's ladder when the strongest would take
-the job past 3x ``--zip``'s time. ``--zip`` estimates from small samples
+the job past 3.25x ``--zip``'s time. ``--zip`` estimates from small samples
 what ``best`` would save.
 
 Members compress independently and zlib, bz2 and lzma release the GIL:
