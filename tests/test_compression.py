@@ -290,21 +290,21 @@ def test_time_budget_affords_the_strongest_step_only_when_the_job_stays_within_i
     mb = 1 << 20
     # nothing before the writing: 3.25x --zip's seconds cannot pay for a step 10x slower, nor always for 4x
     tight = TimeBudget(time.perf_counter(), total=40 * mb, free=0.0, workers=2)
-    picked = [tight.pick(steps, mb, 1e-8)[0] for _ in range(40)]
+    picked = [tight.pick(steps, mb)[0] for _ in range(40)]
     assert picked[0] == "zip" and tight.held_back == 40 - picked.count("strong")
     assert tight.spent <= tight.factor * tight.zip_seconds * 1.05  # the members together stay within the factor
     assert "middle" in picked  # the allowance a cheap member leaves goes to the next ones
     # 20 s of loading and checking before it (as --zip would have too): every member gets the strongest
     loose = TimeBudget(time.perf_counter() - 20.0, total=40 * mb, free=0.0, workers=2)
-    assert [loose.pick(steps, mb, 1e-8)[0] for _ in range(40)] == ["strong"] * 40 and loose.held_back == 0
+    assert [loose.pick(steps, mb)[0] for _ in range(40)] == ["strong"] * 40 and loose.held_back == 0
     # a repeat skops produced but did not write: half the bytes expected, the rest afford more
     half = TimeBudget(time.perf_counter() - 0.5, total=40 * mb, free=0.0, workers=2)
     half.produced, half.written = 2, 1
     whole = TimeBudget(time.perf_counter() - 0.5, total=40 * mb, free=0.0, workers=2)
-    assert half.pick(steps, mb, 1e-8)[0] == "strong" and whole.pick(steps, mb, 1e-8)[0] != "strong"
+    assert half.pick(steps, mb)[0] == "strong" and whole.pick(steps, mb)[0] != "strong"
     # a model that takes a second at full strength gets it, whatever --zip takes
     small = TimeBudget(time.perf_counter(), total=10 * mb, workers=2)
-    assert [small.pick(steps, mb, 1e-8)[0] for _ in range(10)] == ["strong"] * 10
+    assert [small.pick(steps, mb)[0] for _ in range(10)] == ["strong"] * 10
     with pytest.raises(ValueError, match="factor"):
         TimeBudget(0.0, factor=0.5)
 

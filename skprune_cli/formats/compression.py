@@ -162,10 +162,6 @@ class Ladder:
 
     steps: tuple[tuple[Option, float], ...]
 
-    @property
-    def zip_rate(self) -> float:
-        return self.steps[0][1]
-
 
 @dataclass
 class Choice:
@@ -241,15 +237,14 @@ class Policy:
         if self.budget is None or len(ladder.steps) == 1:
             return ladder.steps[-1][0], 0.0
         with self._lock:
-            return self.budget.pick(ladder.steps, nbytes, ladder.zip_rate)
+            return self.budget.pick(ladder.steps, nbytes)
 
     def encoded(self, produced: int, written: int) -> None:
         """skops produced a member of ``produced`` bytes, written as ``written`` (packed tree nodes, or 0 for
         a repeat): the time budget scales the bytes it expects by the same ratio."""
         if self.budget is not None:
             with self._lock:
-                self.budget.produced += produced
-                self.budget.written += written
+                self.budget.encoded(produced, written)
 
     def settle(self, choice: Choice, seconds: float) -> None:
         """A member took ``seconds`` to compress: the time budget counts that instead of its projection."""

@@ -58,15 +58,17 @@ class TimeBudget:
         if self.factor < 1.0:
             raise ValueError(f"factor={self.factor}: best cannot take less time than --zip")
 
-    def pick(self, steps: Sequence[tuple[Step, float]], nbytes: int, zip_rate: float) -> tuple[Step, float]:
+    def pick(self, steps: Sequence[tuple[Step, float]], nbytes: int) -> tuple[Step, float]:
         """The strongest step (weakest first, with seconds per byte) the budget affords, and its projected seconds.
+
+        The first step is ``--zip``'s own method: its rate is the yardstick.
 
         Not thread-safe: the caller holds the lock that guards this budget.
         """
         if self.before is None:
             self.before = max(time.perf_counter() - self.started, 0.0)
         self.seen += nbytes
-        self.zip_seconds += nbytes * zip_rate
+        self.zip_seconds += nbytes * steps[0][1]
         self.full += nbytes * steps[-1][1]
         expected = (self.total or 0) * (self.written / self.produced if self.produced else 1.0)
         coming = max(int(expected) - self.seen, 0) + nbytes  # this member and those expected after it
@@ -82,6 +84,10 @@ class TimeBudget:
         projected = nbytes * steps[index][1]
         self.spent += projected
         return steps[index][0], projected
+
+    def encoded(self, produced: int, written: int) -> None:
+        self.produced += produced
+        self.written += written
 
     def charge(self, seconds: float) -> None:
         self.spent += seconds
